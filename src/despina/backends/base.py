@@ -1,0 +1,58 @@
+"""The backend interface the client talks to (one for every mode that has a store)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from despina.client.operations import Operation
+from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData
+
+
+class Backend(ABC):
+    """Creates and reads runs, and applies journal batches to them."""
+
+    @abstractmethod
+    def create_run(self, request: RunCreate) -> tuple[RunInfo, bool]: ...
+
+    @abstractmethod
+    def get_run(self, project: str, run_id: str) -> RunInfo: ...
+
+    @abstractmethod
+    def ingest(
+        self,
+        project: str,
+        run_id: str,
+        writer_id: str,
+        items: Sequence[tuple[int, Operation]],
+        last_seq: int,
+        staged_blobs: Path,
+    ) -> IngestResult:
+        """Apply a batch; the file contents its operations refer to are in `staged_blobs/<sha256>`."""
+
+    @abstractmethod
+    def fields(self, project: str, run_id: str, prefix: str | None = None) -> dict[str, FieldValue]: ...
+
+    @abstractmethod
+    def series(
+        self, project: str, run_id: str, path: str, step_range: tuple[float | None, float | None] | None = None
+    ) -> SeriesData: ...
+
+    @abstractmethod
+    def runs_table(
+        self,
+        project: str,
+        *,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def open_blob(self, sha256: str) -> BinaryIO: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

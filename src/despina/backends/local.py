@@ -1,0 +1,80 @@
+"""LocalBackend: the embedded default, a Store in this process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from despina.backends.base import Backend
+from despina.client.operations import Operation, referenced_files
+from despina.config import Settings
+from despina.exceptions import DespinaConfigError
+from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData, Store
+from despina.store.sql.store import open_embedded_store
+
+
+class LocalBackend(Backend):
+    """Applies batches straight to a store (SQLite and a blob folder by default)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def create_run(self, request: RunCreate) -> tuple[RunInfo, bool]:
+        return self.store.create_run(request)
+
+    def get_run(self, project: str, run_id: str) -> RunInfo:
+        return self.store.get_run(project, run_id)
+
+    def ingest(
+        self,
+        project: str,
+        run_id: str,
+        writer_id: str,
+        items: Sequence[tuple[int, Operation]],
+        last_seq: int,
+        staged_blobs: Path,
+    ) -> IngestResult:
+        for _, op in items:
+            for ref in referenced_files(op):
+                if not self.store.has_blob(ref.sha256):
+                    source = staged_blobs / ref.sha256
+                    if not source.exists():
+                        raise FileNotFoundError(f"{ref.name} ({ref.sha256[:12]}) is missing from {staged_blobs}")
+                    self.store.put_blob(source, ref.sha256)
+        return self.store.ingest(project, run_id, writer_id, items, last_seq)
+
+    def fields(self, project: str, run_id: str, prefix: str | None = None) -> dict[str, FieldValue]:
+        return self.store.fields(project, run_id, prefix)
+
+    def series(
+        self, project: str, run_id: str, path: str, step_range: tuple[float | None, float | None] | None = None
+    ) -> SeriesData:
+        return self.store.series(project, run_id, path, step_range)
+
+    def runs_table(
+        self,
+        project: str,
+        *,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        return self.store.runs_table(project, owner=owner, tags=tags, state=state, columns=columns)
+
+    def open_blob(self, sha256: str) -> BinaryIO:
+        return self.store.open_blob(sha256)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def backend_for(settings: Settings) -> Backend:
+    """The backend the settings point at: a server when DESPINA_URL is set, else the local home."""
+    if settings.url:
+        raise DespinaConfigError(
+            f"DESPINA_URL={settings.url!r}: this version has no HTTP client yet; unset DESPINA_URL to log "
+            f"into the local store in {settings.home}"
+        )
+    return LocalBackend(open_embedded_store(settings.home))

@@ -1,0 +1,1 @@
+"""The logging client: Run, field handlers, operations, journal and sender."""

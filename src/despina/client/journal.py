@@ -1,0 +1,415 @@
+"""The per-writer operation journal: what makes a logged value survive a killed process.
+
+Layout of one journal folder (one per process writing to a run)::
+
+    meta.json        who writes, to which project/run (written once, atomically)
+    paths            one JSON line [id, path] per float series, appended before first use
+    000000.seg ...   segments of records; each record is  u32 length | u32 crc32 | payload
+    ack.json         position up to which a backend has applied the records (atomic rewrite)
+    blobs/<sha256>   file contents staged by upload(), until applied
+    lock             flock held by the live writer
+
+Segments are preallocated and memory-mapped: a record is packed into the shared file mapping, so it
+reaches the kernel's page cache without a system call and survives SIGKILL of the writer the moment
+the call returns. The header is packed after the payload, so a reader never sees a half-written
+record as valid; the crc catches a torn tail after power loss. A record's sequence number is its index
+in the journal; backends apply records idempotently by (writer, sequence).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import mmap
+import os
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from despina.client import codec
+from despina.client import field_types as ft
+from despina.client.operations import AppendPoints, Operation
+from despina.exceptions import JournalCorruptError, JournalError
+
+FORMAT_VERSION = 1
+SEGMENT_SIZE = 16 << 20
+HEADER = struct.Struct("<II")
+FLOAT_PAYLOAD_SIZE = codec.FLOAT_POINT.size
+FLOAT_RECORD_SIZE = HEADER.size + FLOAT_PAYLOAD_SIZE
+_FLOAT_RECORD = np.dtype(
+    [
+        ("length", "<u4"),
+        ("crc", "<u4"),
+        ("kind", "u1"),
+        ("path_id", "<u4"),
+        ("step", "<f8"),
+        ("timestamp", "<f8"),
+        ("value", "<f8"),
+    ]
+)
+assert _FLOAT_RECORD.itemsize == FLOAT_RECORD_SIZE
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A place in a journal: `seq` records lie before it."""
+
+    seq: int = 0
+    segment: int = 0
+    offset: int = 0
+
+
+def segment_path(folder: Path, number: int) -> Path:
+    return folder / f"{number:06d}.seg"
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    """Replace `path` with `data` so a reader sees the old or the new content, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(data, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    try:
+        meta: dict[str, Any] = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise JournalError(f"{folder} is not a readable journal: {exc}") from exc
+    if meta.get("format") != FORMAT_VERSION:
+        raise JournalError(f"{folder} has journal format {meta.get('format')}; this Despina reads 1")
+    return meta
+
+
+def read_ack(folder: Path) -> Position:
+    try:
+        raw = json.loads((folder / "ack.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Position()
+    except (OSError, ValueError) as exc:
+        raise JournalError(f"cannot read {folder / 'ack.json'}: {exc}") from exc
+    return Position(int(raw["seq"]), int(raw["segment"]), int(raw["offset"]))
+
+
+_ack_lock = threading.Lock()
+
+
+def write_ack(folder: Path, position: Position, extra: dict[str, Any] | None = None) -> None:
+    """Record that everything before `position` was applied; never moves the acknowledgement back."""
+    with _ack_lock:
+        if read_ack(folder).seq > position.seq:
+            return
+        data = {"seq": position.seq, "segment": position.segment, "offset": position.offset, **(extra or {})}
+        write_json_atomically(folder / "ack.json", data)
+
+
+def writer_is_alive(folder: Path) -> bool:
+    """True while the process that writes this journal holds its lock."""
+    try:
+        fd = os.open(folder / "lock", os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock we may have taken
+    return False
+
+
+class JournalWriter:
+    """Appends records to a journal. Thread-safe; `put_float` is the hot path."""
+
+    def __init__(self, folder: Path, meta: dict[str, Any], segment_size: int = SEGMENT_SIZE) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=False)
+        (folder / "blobs").mkdir()
+        self._lock_fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        write_json_atomically(folder / "meta.json", {"format": FORMAT_VERSION, **meta})
+        self._paths_fd = os.open(folder / "paths", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._path_ids: dict[str, int] = {}
+        self._segment_size = segment_size
+        self._lock = threading.Lock()
+        self._segment = -1
+        self._offset = 0
+        self._limit = 0
+        self._fd = -1
+        self._mm: mmap.mmap | None = None
+        self.seq = 0  # records committed; readers may read any record with index < seq
+        self._open_segment(0, segment_size)
+
+    def _open_segment(self, number: int, size: int) -> None:
+        if self._mm is not None:
+            self._mm.close()
+            os.close(self._fd)
+        fd = os.open(segment_path(self.folder, number), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        os.posix_fallocate(fd, 0, size)
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)  # prefault: no page faults in the loop
+        self._mm = mmap.mmap(fd, size, flags=flags)
+        self._fd = fd
+        self._segment = number
+        self._offset = 0
+        self._limit = size - HEADER.size  # keep room for the zero header that ends a segment
+
+    def intern(self, path: str) -> int:
+        """A small id for a float series path, recorded on disk before the first point uses it."""
+        with self._lock:
+            known = self._path_ids.get(path)
+            if known is not None:
+                return known
+            path_id = len(self._path_ids)
+            os.write(self._paths_fd, (json.dumps([path_id, path]) + "\n").encode())
+            self._path_ids[path] = path_id
+            return path_id
+
+    def put_float(self, path_id: int, step: float, timestamp: float, value: float) -> None:
+        """Append one float series point."""
+        payload = _pack_float(1, path_id, step, timestamp, value)
+        with self._lock:
+            off = self._offset
+            end = off + FLOAT_RECORD_SIZE
+            if end > self._limit:
+                self._open_segment(self._segment + 1, self._segment_size)
+                off, end = 0, FLOAT_RECORD_SIZE
+            mm = self._mm
+            mm[off + 8 : end] = payload  # type: ignore[index]
+            _pack_header(mm, off, FLOAT_PAYLOAD_SIZE, _crc32(payload))
+            self._offset = end
+            self.seq += 1
+
+    def put_op(self, op: Operation) -> None:
+        """Append one operation of any kind."""
+        payload = bytes((codec.KIND_OPERATION,)) + codec.encode(op)
+        size = HEADER.size + len(payload)
+        with self._lock:
+            off = self._offset
+            if off + size > self._limit:
+                self._open_segment(self._segment + 1, max(self._segment_size, size + 2 * HEADER.size))
+                off = 0
+            mm = self._mm
+            assert mm is not None
+            mm[off + 8 : off + size] = payload
+            _pack_header(mm, off, len(payload), _crc32(payload))
+            self._offset = off + size
+            self.seq += 1
+
+    def flush_to_disk(self) -> None:
+        """Ask the kernel to write the current segment out (durability against power loss)."""
+        with self._lock:
+            if self._mm is not None:
+                self._mm.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._mm is not None:
+                self._mm.flush()
+                self._mm.close()
+                os.close(self._fd)
+                self._mm = None
+            os.close(self._paths_fd)
+            os.close(self._lock_fd)  # releases the flock: the journal is now free for `despina sync`
+
+
+_pack_float = codec.FLOAT_POINT.pack
+_pack_header = HEADER.pack_into
+_crc32 = zlib.crc32
+
+
+@dataclass
+class ReadResult:
+    """Records read from a journal: (first sequence number, operation) pairs, and where reading stopped."""
+
+    items: list[tuple[int, Operation]]
+    end: Position
+    records: int
+    torn: bool = False  # reading stopped at a record that fails its checksum
+
+
+class JournalReader:
+    """Reads records back, for the sender and for `despina sync`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._paths: dict[int, str] = {}
+        self._maps: dict[int, tuple[mmap.mmap, int]] = {}
+
+    def close(self) -> None:
+        for mm, fd in self._maps.values():
+            mm.close()
+            os.close(fd)
+        self._maps.clear()
+
+    def _load_paths(self) -> None:
+        try:
+            lines = (self.folder / "paths").read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        for line in lines:
+            try:
+                path_id, path = json.loads(line)
+            except ValueError:
+                break  # torn last line: its path was never used by a committed point
+            self._paths[int(path_id)] = path
+
+    def _path(self, path_id: int) -> str:
+        if path_id not in self._paths:
+            self._load_paths()
+            if path_id not in self._paths:
+                raise JournalCorruptError(f"{self.folder}: float series id {path_id} is not in its paths file")
+        return self._paths[path_id]
+
+    def _map(self, number: int) -> mmap.mmap | None:
+        cached = self._maps.get(number)
+        if cached is not None:
+            return cached[0]
+        try:
+            fd = os.open(segment_path(self.folder, number), os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        size = os.fstat(fd).st_size
+        if size == 0:
+            os.close(fd)
+            return None
+        mm = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+        self._maps[number] = (mm, fd)
+        return mm
+
+    def forget_segments_before(self, number: int) -> None:
+        for seg in [s for s in self._maps if s < number]:
+            mm, fd = self._maps.pop(seg)
+            mm.close()
+            os.close(fd)
+
+    def read(self, start: Position, max_records: int, until_seq: int | None = None) -> ReadResult:
+        """Decode up to `max_records` records from `start` (stopping before `until_seq` when given)."""
+        limit = max_records if until_seq is None else min(max_records, until_seq - start.seq)
+        items: list[tuple[int, Operation]] = []
+        seg, off, seq = start.segment, start.offset, start.seq
+        count = 0
+        torn = False
+        while count < limit:
+            mm = self._map(seg)
+            if mm is None:
+                break
+            size = len(mm)
+            if off + HEADER.size > size:
+                length = 0
+            else:
+                length, crc = HEADER.unpack_from(mm, off)
+            if length == 0 or off + HEADER.size + length > size:
+                if segment_path(self.folder, seg + 1).exists():
+                    seg, off = seg + 1, 0
+                    continue
+                break  # the end of what is written so far
+            kind = mm[off + HEADER.size]
+            if kind == codec.KIND_FLOAT_POINT and length == FLOAT_PAYLOAD_SIZE:
+                n = self._float_run(mm, off, limit - count)
+                if n:
+                    items.extend(self._float_ops(mm, off, n, seq))
+                    off += n * FLOAT_RECORD_SIZE
+                    seq += n
+                    count += n
+                    continue
+            payload = mm[off + HEADER.size : off + HEADER.size + length]
+            if zlib.crc32(payload) != crc:
+                torn = True
+                if self._anything_after(seg):
+                    raise JournalCorruptError(
+                        f"{segment_path(self.folder, seg)}: record {seq} at byte {off} fails its checksum"
+                    )
+                break
+            if payload[0] != codec.KIND_OPERATION:
+                raise JournalCorruptError(f"{segment_path(self.folder, seg)}: unknown record kind {payload[0]}")
+            items.append((seq, codec.decode(payload[1:])))
+            off += HEADER.size + length
+            seq += 1
+            count += 1
+        return ReadResult(items, Position(seq, seg, off), count, torn)
+
+    def _anything_after(self, seg: int) -> bool:
+        return segment_path(self.folder, seg + 1).exists()
+
+    @staticmethod
+    def _float_run(mm: mmap.mmap, off: int, limit: int) -> int:
+        """How many valid float point records start at `off`, in a row (checked by crc)."""
+        available = min((len(mm) - off) // FLOAT_RECORD_SIZE, limit)
+        records = np.frombuffer(mm, dtype=_FLOAT_RECORD, count=available, offset=off)
+        ok = (records["length"] == FLOAT_PAYLOAD_SIZE) & (records["kind"] == codec.KIND_FLOAT_POINT)
+        n = available if bool(ok.all()) else int(np.argmin(ok))
+        crcs = records["crc"][:n].tolist()
+        view = memoryview(mm)
+        try:
+            for i in range(n):
+                start = off + i * FLOAT_RECORD_SIZE + HEADER.size
+                if zlib.crc32(view[start : start + FLOAT_PAYLOAD_SIZE]) != crcs[i]:
+                    return i
+        finally:
+            view.release()
+        return n
+
+    def _float_ops(self, mm: mmap.mmap, off: int, n: int, first_seq: int) -> Iterator[tuple[int, Operation]]:
+        """Group a run of float point records into one AppendPoints per series, keeping each order."""
+        records = np.frombuffer(mm, dtype=_FLOAT_RECORD, count=n, offset=off)
+        path_ids = records["path_id"]
+        seqs = np.arange(first_seq, first_seq + n, dtype=np.int64)
+        for path_id in np.unique(path_ids).tolist():
+            mask = path_ids == path_id
+            chosen = records[mask]
+            chosen_seqs = seqs[mask]
+            yield (
+                int(chosen_seqs[0]),
+                AppendPoints(
+                    self._path(path_id),
+                    ft.FLOAT_SERIES,
+                    chosen["step"].copy(),
+                    chosen["timestamp"].copy(),
+                    chosen["value"].copy(),
+                    chosen_seqs,
+                ),
+            )
+
+
+def list_journals(home: Path) -> list[Path]:
+    """Journal folders under a Despina home, oldest first."""
+    root = home / "journal"
+    if not root.is_dir():
+        return []
+    folders = [p for p in root.iterdir() if p.is_dir() and (p / "meta.json").exists()]
+    return sorted(folders, key=lambda p: p.stat().st_mtime)
+
+
+def pending_records(folder: Path) -> int:
+    """Records in a journal not yet acknowledged (reads the journal; for status and messages)."""
+    reader = JournalReader(folder)
+    try:
+        position = read_ack(folder)
+        total = 0
+        while True:
+            result = reader.read(position, 1_000_000)
+            if result.records == 0:
+                return total
+            total += result.records
+            position = result.end
+    finally:
+        reader.close()
+
+
+def new_writer_id() -> str:
+    """Unique per process and run: time-ordered so folders sort by age."""
+    return f"{int(time.time() * 1000):013d}-{os.getpid()}-{os.urandom(4).hex()}"

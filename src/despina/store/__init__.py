@@ -1,0 +1,1 @@
+"""Where runs live: metadata and series (SQL) plus file contents (blobs), behind one contract."""

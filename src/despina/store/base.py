@@ -1,0 +1,186 @@
+"""The store contract: what every place that holds runs (SQLite, PostgreSQL, a server) must do.
+
+Invariants every implementation keeps (the conformance suite in tests/integration/store_conformance.py
+checks them):
+
+- `ingest` is idempotent per (run, writer, sequence number): replaying a batch, or a batch that
+  overlaps one already applied, never applies an operation twice and never duplicates a point.
+- A batch is applied atomically: after a crash either all of it or none of it is visible.
+- Operations that cannot apply (a value of another type than the field's, a step that does not
+  increase) are skipped and reported in `IngestResult.rejected`; they never block the rest.
+- Series points of a forked run read through to its parent's points up to the fork step.
+- `sys/` fields are derived from the run's own record and cannot be set through `AssignAtom` except
+  `sys/name`, `sys/description`, `sys/state` and `sys/failed`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from despina.client.operations import Operation
+
+RUN_STATES = ("running", "finished", "failed", "crashed")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run's identity and life cycle (what `sys/` shows)."""
+
+    id: str
+    project: str
+    name: str
+    description: str
+    owner: str
+    state: str
+    failed: bool
+    creation_time: datetime
+    modification_time: datetime
+    custom_run_id: str | None
+    fork_parent: str | None
+    fork_step: float | None
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """What a series shows as a single value: its last point, with count and range."""
+
+    count: int
+    last: Any
+    last_step: float | None
+    last_timestamp: float | None
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """One field as read back: its type and value (atoms), members (sets), refs (files) or summary."""
+
+    path: str
+    type: str
+    value: Any
+
+
+@dataclass
+class SeriesData:
+    """Points of one series, in step order."""
+
+    steps: npt.NDArray[np.float64]
+    timestamps: npt.NDArray[np.float64]
+    values: Any  # float64 array for float series, a list otherwise
+
+
+@dataclass
+class IngestResult:
+    """The outcome of one batch: how far the writer is applied, and what was skipped and why."""
+
+    applied_seq: int
+    rejected: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunCreate:
+    """Everything needed to create (or find) a run."""
+
+    project: str
+    owner: str
+    name: str = "Untitled"
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    custom_run_id: str | None = None
+    creation_token: str | None = None  # makes creation by a replayed journal idempotent
+    fork_run_id: str | None = None
+    fork_step: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "owner": self.owner,
+            "name": self.name,
+            "description": self.description,
+            "tags": list(self.tags),
+            "custom_run_id": self.custom_run_id,
+            "creation_token": self.creation_token,
+            "fork_run_id": self.fork_run_id,
+            "fork_step": self.fork_step,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunCreate:
+        return cls(**{**data, "tags": tuple(data.get("tags") or ())})
+
+
+class Store(ABC):
+    """Metadata, series and blobs of every project's runs."""
+
+    @abstractmethod
+    def create_run(self, request: RunCreate) -> tuple[RunInfo, bool]:
+        """Create a run, or return the existing one with the same custom run id or creation token.
+
+        The second item tells whether the run was created. The project is created on first use.
+        Raises RunNotFoundError when `fork_run_id` names no run of the project.
+        """
+
+    @abstractmethod
+    def get_run(self, project: str, run_id: str) -> RunInfo:
+        """The run `run_id` (`KEY-N`) of `project`; RunNotFoundError if there is none."""
+
+    @abstractmethod
+    def ingest(
+        self, project: str, run_id: str, writer_id: str, items: Sequence[tuple[int, Operation]], last_seq: int
+    ) -> IngestResult:
+        """Apply operations numbered up to `last_seq` (inclusive) from one writer, idempotently."""
+
+    @abstractmethod
+    def applied_seq(self, project: str, run_id: str, writer_id: str) -> int:
+        """The highest sequence number applied for this writer (-1 for none)."""
+
+    @abstractmethod
+    def fields(self, project: str, run_id: str, prefix: str | None = None) -> dict[str, FieldValue]:
+        """Every field of a run (including `sys/`), or those under `prefix`."""
+
+    @abstractmethod
+    def series(
+        self, project: str, run_id: str, path: str, step_range: tuple[float | None, float | None] | None = None
+    ) -> SeriesData:
+        """Points of a series (through a fork's parent), optionally limited to steps within a range."""
+
+    @abstractmethod
+    def runs_table(
+        self,
+        project: str,
+        *,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """One dict per run (path -> value; a series as its last value), filtered by owner/tags/state."""
+
+    @abstractmethod
+    def put_blob(self, source: Path, sha256: str) -> None:
+        """Store file content under its hash (a no-op when already stored)."""
+
+    @abstractmethod
+    def has_blob(self, sha256: str) -> bool:
+        """Whether content with this hash is stored."""
+
+    @abstractmethod
+    def open_blob(self, sha256: str) -> BinaryIO:
+        """Read stored content."""
+
+    @abstractmethod
+    def list_projects(self) -> list[str]:
+        """Names of all projects."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

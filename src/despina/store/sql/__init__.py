@@ -1,0 +1,1 @@
+"""The SQL store (SQLAlchemy Core): SQLite for the embedded default, PostgreSQL at scale."""

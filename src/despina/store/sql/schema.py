@@ -1,0 +1,122 @@
+"""Tables of the SQL store.
+
+Series points are not rows: they are chunks of up to CHUNK_POINTS points (see store/series_codec.py),
+with a summary row per series (last value, min, max, sum) that the runs table reads without touching
+the chunks.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+SCHEMA_VERSION = 1
+metadata = MetaData()
+
+schema_info = Table("schema_info", metadata, Column("version", Integer, nullable=False))
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("key", String(16), nullable=False, unique=True),
+    Column("run_counter", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("short_id", String(32), nullable=False),
+    Column("custom_run_id", String(128)),
+    Column("creation_token", String(128), unique=True),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("owner", String(256), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("failed", Boolean, nullable=False, default=False),
+    Column("creation_time", Float, nullable=False),
+    Column("modification_time", Float, nullable=False),
+    Column("fork_parent_id", Integer, ForeignKey("runs.id")),
+    Column("fork_step", Float),
+    UniqueConstraint("project_id", "number"),
+    UniqueConstraint("project_id", "short_id"),
+    UniqueConstraint("project_id", "custom_run_id"),
+)
+
+# Atoms, files, file sets and string-set markers; one row per field.
+fields = Table(
+    "fields",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("type", String(16), nullable=False),
+    Column("float_value", Float),
+    Column("int_value", BigInteger),
+    Column("text_value", Text),  # strings; "nan" marks a NaN float (SQLite stores NaN as NULL)
+)
+Index("fields_path", fields.c.path, fields.c.float_value)
+
+string_set_items = Table(
+    "string_set_items",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("value", Text, primary_key=True),
+)
+
+series = Table(
+    "series",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("last_step", Float),
+    Column("last_timestamp", Float),
+    Column("last_float", Float),
+    Column("last_text", Text),
+    Column("min_value", Float),
+    Column("max_value", Float),
+    Column("sum_value", Float),
+    Column("finite_count", BigInteger, nullable=False, default=0),
+    UniqueConstraint("run_id", "path"),
+)
+
+series_chunks = Table(
+    "series_chunks",
+    metadata,
+    Column("series_id", Integer, ForeignKey("series.id"), primary_key=True),
+    Column("chunk_no", Integer, primary_key=True),
+    Column("first_step", Float, nullable=False),
+    Column("last_step", Float, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# Idempotent ingestion: the highest sequence number applied per (run, writer).
+writers = Table(
+    "writers",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("writer_id", String(128), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+)

@@ -1,0 +1,789 @@
+"""SqlStore: the store contract on SQLAlchemy Core (SQLite by default, PostgreSQL at scale)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import numpy as np
+from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, exists, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from despina.client import field_types as ft
+from despina.client.codec import datetime_to_micros, micros_to_datetime
+from despina.client.operations import (
+    AddFileSetEntries,
+    AddStrings,
+    AppendPoints,
+    AssignAtom,
+    AssignFile,
+    DeleteField,
+    FileRef,
+    Operation,
+    RemoveStrings,
+)
+from despina.exceptions import RunNotFoundError
+from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData, SeriesSummary, Store
+from despina.store.blobs.local import LocalBlobStore
+from despina.store.series_codec import decode_chunk, encode_chunk
+from despina.store.sql import schema as t
+
+CHUNK_POINTS = 10_000
+_RUN_COLUMN_PATHS = {"sys/name": "name", "sys/description": "description", "sys/state": "state", "sys/failed": "failed"}
+_T = TypeVar("_T")
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _ts_to_datetime(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def _float_columns(value: float) -> tuple[float | None, str | None]:
+    """SQLite turns NaN into NULL, so NaN is kept as a marker next to a NULL number."""
+    return (None, "nan") if math.isnan(value) else (value, None)
+
+
+def _float_from(number: float | None, marker: str | None) -> float | None:
+    if number is None:
+        return math.nan if marker == "nan" else None
+    return float(number)
+
+
+def _derive_key(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z]", "", name.rsplit("/", 1)[-1]).upper()[:3] or "RUN"
+    key, n = base, 1
+    while key in taken:
+        n += 1
+        key = f"{base}{n}"
+    return key
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return "locked" in message or "busy" in message
+
+
+class SqlStore(Store):
+    """Runs in a SQL database, file contents in a blob store."""
+
+    def __init__(self, url: str, blobs: LocalBlobStore) -> None:
+        self.url = url
+        self.blobs = blobs
+        self._sqlite = url.startswith("sqlite")
+        self._write_engine = self._make_engine(immediate=True)
+        self._read_engine = self._make_engine(immediate=False) if self._sqlite else self._write_engine
+        self._retry(self._create_schema)
+
+    # -- connections -------------------------------------------------------------------------------
+
+    def _make_engine(self, *, immediate: bool) -> Engine:
+        if not self._sqlite:
+            return create_engine(self.url, pool_pre_ping=True)
+        engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout = 60000")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            # Writers take the write lock up front: a deferred transaction that later upgrades can fail
+            # with "database is locked" no matter the busy timeout.
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def _retry(self, work: Callable[[], _T]) -> _T:
+        delay = 0.01
+        for _ in range(60):
+            try:
+                return work()
+            except OperationalError as exc:
+                if not _is_locked(exc):
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        return work()
+
+    def _write(self, work: Callable[[Connection], _T]) -> _T:
+        def attempt() -> _T:
+            with self._write_engine.begin() as conn:
+                return work(conn)
+
+        return self._retry(attempt)
+
+    def _read(self, work: Callable[[Connection], _T]) -> _T:
+        def attempt() -> _T:
+            with self._read_engine.begin() as conn:
+                return work(conn)
+
+        return self._retry(attempt)
+
+    def _create_schema(self) -> None:
+        with self._write_engine.begin() as conn:
+            t.metadata.create_all(conn)
+            if conn.execute(select(t.schema_info.c.version)).first() is None:
+                conn.execute(insert(t.schema_info).values(version=t.SCHEMA_VERSION))
+
+    def close(self) -> None:
+        self._write_engine.dispose()
+        self._read_engine.dispose()
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def _project_row(self, conn: Connection, name: str, *, create: bool) -> Any:
+        row = conn.execute(select(t.projects).where(t.projects.c.name == name)).first()
+        if row is None and create:
+            taken = set(conn.execute(select(t.projects.c.key)).scalars())
+            conn.execute(
+                insert(t.projects).values(name=name, key=_derive_key(name, taken), run_counter=0, created_at=_now())
+            )
+            row = conn.execute(select(t.projects).where(t.projects.c.name == name)).first()
+        return row
+
+    def _run_row(self, conn: Connection, project: str, run_id: str) -> Any:
+        row = conn.execute(
+            select(t.runs)
+            .join(t.projects, t.projects.c.id == t.runs.c.project_id)
+            .where(t.projects.c.name == project, t.runs.c.short_id == run_id)
+        ).first()
+        if row is None:
+            raise RunNotFoundError(f"project {project!r} has no run {run_id!r}")
+        return row
+
+    def _info(self, conn: Connection, row: Any, project: str) -> RunInfo:
+        parent = None
+        if row.fork_parent_id is not None:
+            parent = conn.execute(select(t.runs.c.short_id).where(t.runs.c.id == row.fork_parent_id)).scalar()
+        return RunInfo(
+            id=row.short_id,
+            project=project,
+            name=row.name,
+            description=row.description,
+            owner=row.owner,
+            state=row.state,
+            failed=bool(row.failed),
+            creation_time=_ts_to_datetime(row.creation_time),
+            modification_time=_ts_to_datetime(row.modification_time),
+            custom_run_id=row.custom_run_id,
+            fork_parent=parent,
+            fork_step=row.fork_step,
+        )
+
+    def create_run(self, request: RunCreate) -> tuple[RunInfo, bool]:
+        def work(conn: Connection) -> tuple[RunInfo, bool]:
+            project = self._project_row(conn, request.project, create=True)
+            for column, value in (("custom_run_id", request.custom_run_id), ("creation_token", request.creation_token)):
+                if value is None:
+                    continue
+                existing = conn.execute(
+                    select(t.runs).where(t.runs.c.project_id == project.id, t.runs.c[column] == value)
+                ).first()
+                if existing is not None:
+                    return self._info(conn, existing, request.project), False
+            parent = None
+            if request.fork_run_id is not None:
+                parent = self._run_row(conn, request.project, request.fork_run_id)
+            number = project.run_counter + 1
+            conn.execute(update(t.projects).where(t.projects.c.id == project.id).values(run_counter=number))
+            now = _now()
+            run_pk = conn.execute(
+                insert(t.runs).values(
+                    project_id=project.id,
+                    number=number,
+                    short_id=f"{project.key}-{number}",
+                    custom_run_id=request.custom_run_id,
+                    creation_token=request.creation_token,
+                    name=request.name,
+                    description=request.description,
+                    owner=request.owner,
+                    state="running",
+                    failed=False,
+                    creation_time=now,
+                    modification_time=now,
+                    fork_parent_id=None if parent is None else parent.id,
+                    fork_step=request.fork_step,
+                )
+            ).inserted_primary_key[0]
+            if parent is not None:
+                self._copy_configuration(conn, parent.id, run_pk)
+            for tag in dict.fromkeys(request.tags):
+                self._add_string(conn, run_pk, "sys/tags", tag)
+            row = conn.execute(select(t.runs).where(t.runs.c.id == run_pk)).one()
+            return self._info(conn, row, request.project), True
+
+        try:
+            return self._write(work)
+        except IntegrityError:
+            # Another process created the same custom run id between our check and insert.
+            return self._write(work)
+
+    def _copy_configuration(self, conn: Connection, parent_pk: int, child_pk: int) -> None:
+        """A fork starts with its parent's atoms, files and sets; series are read through instead."""
+        for row in conn.execute(select(t.fields).where(t.fields.c.run_id == parent_pk)):
+            conn.execute(insert(t.fields).values({**row._mapping, "run_id": child_pk}))
+        for row in conn.execute(select(t.string_set_items).where(t.string_set_items.c.run_id == parent_pk)):
+            conn.execute(insert(t.string_set_items).values({**row._mapping, "run_id": child_pk}))
+
+    def get_run(self, project: str, run_id: str) -> RunInfo:
+        return self._read(lambda conn: self._info(conn, self._run_row(conn, project, run_id), project))
+
+    def list_projects(self) -> list[str]:
+        return self._read(lambda conn: list(conn.execute(select(t.projects.c.name).order_by(t.projects.c.name)).scalars()))
+
+    # -- ingestion ---------------------------------------------------------------------------------
+
+    def applied_seq(self, project: str, run_id: str, writer_id: str) -> int:
+        def work(conn: Connection) -> int:
+            run = self._run_row(conn, project, run_id)
+            return self._applied(conn, run.id, writer_id)
+
+        return self._read(work)
+
+    def _applied(self, conn: Connection, run_pk: int, writer_id: str) -> int:
+        value = conn.execute(
+            select(t.writers.c.last_seq).where(t.writers.c.run_id == run_pk, t.writers.c.writer_id == writer_id)
+        ).scalar()
+        return -1 if value is None else int(value)
+
+    def ingest(
+        self, project: str, run_id: str, writer_id: str, items: Sequence[tuple[int, Operation]], last_seq: int
+    ) -> IngestResult:
+        def work(conn: Connection) -> IngestResult:
+            run = self._run_row(conn, project, run_id)
+            applied = self._applied(conn, run.id, writer_id)
+            if last_seq <= applied:
+                return IngestResult(applied)
+            rejected: list[str] = []
+            for seq, op in items:
+                if isinstance(op, AppendPoints):
+                    if op.seqs is not None and applied >= seq:
+                        keep = op.seqs > applied
+                        op = AppendPoints(
+                            op.path, op.type, op.steps[keep], op.timestamps[keep], np.asarray(op.values)[keep]
+                        )
+                    elif seq <= applied:
+                        continue
+                    if len(op):
+                        self._append(conn, run.id, op, rejected)
+                    continue
+                if seq <= applied:
+                    continue
+                self._apply(conn, run.id, op, rejected)
+            if applied < 0:
+                conn.execute(insert(t.writers).values(run_id=run.id, writer_id=writer_id, last_seq=last_seq))
+            else:
+                conn.execute(
+                    update(t.writers)
+                    .where(t.writers.c.run_id == run.id, t.writers.c.writer_id == writer_id)
+                    .values(last_seq=last_seq)
+                )
+            conn.execute(update(t.runs).where(t.runs.c.id == run.id).values(modification_time=_now()))
+            return IngestResult(last_seq, rejected)
+
+        return self._write(work)
+
+    def _field_type(self, conn: Connection, run_pk: int, path: str) -> str | None:
+        found = conn.execute(
+            select(t.fields.c.type).where(t.fields.c.run_id == run_pk, t.fields.c.path == path)
+        ).scalar()
+        if found is None:
+            found = conn.execute(
+                select(t.series.c.type).where(t.series.c.run_id == run_pk, t.series.c.path == path)
+            ).scalar()
+        return found
+
+    def _check_type(self, conn: Connection, run_pk: int, path: str, type_: str, rejected: list[str]) -> bool:
+        existing = self._field_type(conn, run_pk, path)
+        if existing is None or existing == type_ or (existing == ft.FLOAT and type_ == ft.INT):
+            return True
+        rejected.append(f"{path}: is a {existing} field, cannot take a {type_} value")
+        return False
+
+    def _apply(self, conn: Connection, run_pk: int, op: Operation, rejected: list[str]) -> None:
+        if isinstance(op, AssignAtom):
+            column = _RUN_COLUMN_PATHS.get(op.path)
+            if column is not None:
+                conn.execute(update(t.runs).where(t.runs.c.id == run_pk).values({column: op.value}))
+                return
+            if op.path.startswith("sys/") and op.path != "sys/tags":
+                # Reserved for Despina's own bookkeeping fields (issue 3 adds more), stored as usual.
+                pass
+            if not self._check_type(conn, run_pk, op.path, op.type, rejected):
+                return
+            type_ = op.type
+            if type_ == ft.INT and self._field_type(conn, run_pk, op.path) == ft.FLOAT:
+                type_ = ft.FLOAT
+            self._set_field(conn, run_pk, op.path, type_, **self._atom_columns(type_, op.value))
+        elif isinstance(op, AssignFile):
+            if self._check_type(conn, run_pk, op.path, ft.FILE, rejected):
+                self._set_field(conn, run_pk, op.path, ft.FILE, text_value=json.dumps(op.file.to_dict()))
+        elif isinstance(op, AddFileSetEntries):
+            if not self._check_type(conn, run_pk, op.path, ft.FILE_SET, rejected):
+                return
+            current: dict[str, Any] = {}
+            if not op.reset:
+                raw = conn.execute(
+                    select(t.fields.c.text_value).where(t.fields.c.run_id == run_pk, t.fields.c.path == op.path)
+                ).scalar()
+                current = json.loads(raw) if raw else {}
+            current.update({name: ref.to_dict() for name, ref in op.entries})
+            self._set_field(conn, run_pk, op.path, ft.FILE_SET, text_value=json.dumps(current, sort_keys=True))
+        elif isinstance(op, AddStrings):
+            if self._check_type(conn, run_pk, op.path, ft.STRING_SET, rejected):
+                self._set_field(conn, run_pk, op.path, ft.STRING_SET)
+                for value in op.values:
+                    self._add_string(conn, run_pk, op.path, value)
+        elif isinstance(op, RemoveStrings):
+            conn.execute(
+                delete(t.string_set_items).where(
+                    t.string_set_items.c.run_id == run_pk,
+                    t.string_set_items.c.path == op.path,
+                    t.string_set_items.c.value.in_(op.values),
+                )
+            )
+        elif isinstance(op, DeleteField):
+            self._delete(conn, run_pk, op.path)
+
+    @staticmethod
+    def _atom_columns(type_: str, value: Any) -> dict[str, Any]:
+        if type_ == ft.FLOAT:
+            number, marker = _float_columns(float(value))
+            return {"float_value": number, "text_value": marker}
+        if type_ in (ft.INT, ft.BOOL):
+            return {"int_value": int(value)}
+        if type_ == ft.DATETIME:
+            return {"int_value": value if isinstance(value, int) else datetime_to_micros(value)}
+        return {"text_value": str(value)}
+
+    def _set_field(self, conn: Connection, run_pk: int, path: str, type_: str, **values: Any) -> None:
+        row = {"float_value": None, "int_value": None, "text_value": None, **values, "type": type_}
+        updated = conn.execute(
+            update(t.fields).where(t.fields.c.run_id == run_pk, t.fields.c.path == path).values(row)
+        ).rowcount
+        if not updated:
+            conn.execute(insert(t.fields).values(run_id=run_pk, path=path, **row))
+
+    def _add_string(self, conn: Connection, run_pk: int, path: str, value: str) -> None:
+        present = conn.execute(
+            select(exists().where(
+                t.string_set_items.c.run_id == run_pk,
+                t.string_set_items.c.path == path,
+                t.string_set_items.c.value == value,
+            ))
+        ).scalar()
+        if not present:
+            conn.execute(insert(t.string_set_items).values(run_id=run_pk, path=path, value=value))
+
+    def _delete(self, conn: Connection, run_pk: int, path: str) -> None:
+        pattern = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        for table in (t.fields, t.string_set_items):
+            conn.execute(
+                delete(table).where(
+                    table.c.run_id == run_pk, or_(table.c.path == path, table.c.path.like(pattern, escape="\\"))
+                )
+            )
+        series_ids = list(
+            conn.execute(
+                select(t.series.c.id).where(
+                    t.series.c.run_id == run_pk,
+                    or_(t.series.c.path == path, t.series.c.path.like(pattern, escape="\\")),
+                )
+            ).scalars()
+        )
+        if series_ids:
+            conn.execute(delete(t.series_chunks).where(t.series_chunks.c.series_id.in_(series_ids)))
+            conn.execute(delete(t.series).where(t.series.c.id.in_(series_ids)))
+
+    def _append(self, conn: Connection, run_pk: int, op: AppendPoints, rejected: list[str]) -> None:
+        row = conn.execute(select(t.series).where(t.series.c.run_id == run_pk, t.series.c.path == op.path)).first()
+        if row is None:
+            if self._field_type(conn, run_pk, op.path) is not None:
+                rejected.append(f"{op.path}: is not a series, cannot append to it")
+                return
+            conn.execute(
+                insert(t.series).values(run_id=run_pk, path=op.path, type=op.type, count=0, finite_count=0)
+            )
+            row = conn.execute(
+                select(t.series).where(t.series.c.run_id == run_pk, t.series.c.path == op.path)
+            ).one()
+        elif row.type != op.type:
+            rejected.append(f"{op.path}: is a {row.type}, cannot take {op.type} points")
+            return
+        steps = np.asarray(op.steps, dtype=np.float64)
+        timestamps = np.asarray(op.timestamps, dtype=np.float64)
+        values: Any = op.values
+        # Steps must increase: a point at or below the last stored step (another writer, a bad
+        # client) is skipped, never stored out of order.
+        floor = -math.inf if row.last_step is None else row.last_step
+        previous = np.concatenate(([floor], np.maximum.accumulate(steps)[:-1])) if len(steps) else steps
+        keep = steps > np.maximum(previous, floor)
+        if not keep.all():
+            bad = int((~keep).sum())
+            rejected.append(f"{op.path}: skipped {bad} point(s) whose step did not increase (last step {floor})")
+            steps, timestamps = steps[keep], timestamps[keep]
+            values = np.asarray(values)[keep] if op.type == ft.FLOAT_SERIES else [
+                v for v, k in zip(values, keep.tolist(), strict=True) if k
+            ]
+        if not len(steps):
+            return
+        if op.type == ft.FLOAT_SERIES:
+            values = np.asarray(values, dtype=np.float64)
+        elif op.type == ft.FILE_SERIES:
+            values = [v.to_dict() if isinstance(v, FileRef) else v for v in values]
+        else:
+            values = list(values)
+        self._write_chunks(conn, row.id, op.type, steps, timestamps, values)
+        self._update_summary(conn, row, op.type, steps, timestamps, values)
+
+    def _write_chunks(
+        self, conn: Connection, series_id: int, type_: str, steps: Any, timestamps: Any, values: Any
+    ) -> None:
+        last = conn.execute(
+            select(t.series_chunks)
+            .where(t.series_chunks.c.series_id == series_id)
+            .order_by(t.series_chunks.c.chunk_no.desc())
+            .limit(1)
+        ).first()
+        next_no = 0
+        if last is not None:
+            next_no = last.chunk_no + 1
+            if last.count < CHUNK_POINTS:
+                # Top up the last chunk so small batches (sync mode) do not leave many tiny chunks.
+                room = CHUNK_POINTS - last.count
+                old_steps, old_ts, old_values = decode_chunk(last.data)
+                merged = self._concat(type_, (old_steps, old_ts, old_values), (steps[:room], timestamps[:room], values[:room]))
+                conn.execute(
+                    update(t.series_chunks)
+                    .where(t.series_chunks.c.series_id == series_id, t.series_chunks.c.chunk_no == last.chunk_no)
+                    .values(
+                        last_step=float(merged[0][-1]),
+                        count=len(merged[0]),
+                        data=encode_chunk(type_, *merged),
+                    )
+                )
+                steps, timestamps, values = steps[room:], timestamps[room:], values[room:]
+        rows = []
+        for start in range(0, len(steps), CHUNK_POINTS):
+            part = slice(start, start + CHUNK_POINTS)
+            rows.append(
+                {
+                    "series_id": series_id,
+                    "chunk_no": next_no,
+                    "first_step": float(steps[part][0]),
+                    "last_step": float(steps[part][-1]),
+                    "count": len(steps[part]),
+                    "data": encode_chunk(type_, steps[part], timestamps[part], values[part]),
+                }
+            )
+            next_no += 1
+        if rows:
+            conn.execute(insert(t.series_chunks), rows)
+
+    @staticmethod
+    def _concat(type_: str, first: tuple[Any, Any, Any], second: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+        steps = np.concatenate((first[0], second[0]))
+        timestamps = np.concatenate((first[1], second[1]))
+        if type_ == ft.FLOAT_SERIES:
+            return steps, timestamps, np.concatenate((first[2], second[2]))
+        return steps, timestamps, list(first[2]) + list(second[2])
+
+    def _update_summary(self, conn: Connection, row: Any, type_: str, steps: Any, timestamps: Any, values: Any) -> None:
+        changes: dict[str, Any] = {
+            "count": row.count + len(steps),
+            "last_step": float(steps[-1]),
+            "last_timestamp": float(timestamps[-1]),
+        }
+        if type_ == ft.FLOAT_SERIES:
+            number, marker = _float_columns(float(values[-1]))
+            changes.update(last_float=number, last_text=marker)
+            finite = values[np.isfinite(values)]
+            if len(finite):
+                low, high, total = float(finite.min()), float(finite.max()), float(finite.sum())
+                changes.update(
+                    min_value=low if row.min_value is None else min(low, row.min_value),
+                    max_value=high if row.max_value is None else max(high, row.max_value),
+                    sum_value=total + (row.sum_value or 0.0),
+                    finite_count=row.finite_count + len(finite),
+                )
+        elif type_ == ft.STRING_SERIES:
+            changes["last_text"] = str(values[-1])
+        else:
+            changes["last_text"] = json.dumps(values[-1])
+        conn.execute(update(t.series).where(t.series.c.id == row.id).values(changes))
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def fields(self, project: str, run_id: str, prefix: str | None = None) -> dict[str, FieldValue]:
+        def work(conn: Connection) -> dict[str, FieldValue]:
+            run = self._run_row(conn, project, run_id)
+            info = self._info(conn, run, project)
+            result = self._fields_of(conn, [run.id], {run.id: info})[run.id]
+            if run.fork_parent_id is not None:
+                for path, summary in self._fork_summaries(conn, run).items():
+                    result[path] = FieldValue(path, summary[0], summary[1])
+            if prefix:
+                result = {p: v for p, v in result.items() if p == prefix or p.startswith(prefix + "/")}
+            return dict(sorted(result.items()))
+
+        return self._read(work)
+
+    @staticmethod
+    def _sys_fields(info: RunInfo) -> dict[str, FieldValue]:
+        values: dict[str, tuple[str, Any]] = {
+            "sys/id": (ft.STRING, info.id),
+            "sys/name": (ft.STRING, info.name),
+            "sys/description": (ft.STRING, info.description),
+            "sys/owner": (ft.STRING, info.owner),
+            "sys/state": (ft.STRING, info.state),
+            "sys/failed": (ft.BOOL, info.failed),
+            "sys/creation_time": (ft.DATETIME, info.creation_time),
+            "sys/modification_time": (ft.DATETIME, info.modification_time),
+        }
+        if info.custom_run_id is not None:
+            values["sys/custom_run_id"] = (ft.STRING, info.custom_run_id)
+        if info.fork_parent is not None:
+            values["sys/forking/parent"] = (ft.STRING, info.fork_parent)
+            values["sys/forking/step"] = (ft.FLOAT, info.fork_step)
+        return {path: FieldValue(path, type_, value) for path, (type_, value) in values.items()}
+
+    def _fields_of(
+        self, conn: Connection, run_pks: list[int], infos: dict[int, RunInfo], columns: Sequence[str] | None = None
+    ) -> dict[int, dict[str, FieldValue]]:
+        out: dict[int, dict[str, FieldValue]] = {pk: self._sys_fields(infos[pk]) for pk in run_pks}
+        for pk in run_pks:  # every run has tags, even when empty
+            out[pk]["sys/tags"] = FieldValue("sys/tags", ft.STRING_SET, set())
+        for batch in _batched(run_pks, 500):
+            for row in conn.execute(select(t.fields).where(t.fields.c.run_id.in_(batch))):
+                out[row.run_id][row.path] = FieldValue(row.path, row.type, self._field_value(row))
+            for row in conn.execute(select(t.string_set_items).where(t.string_set_items.c.run_id.in_(batch))):
+                field = out[row.run_id].get(row.path)
+                if field is None or field.type != ft.STRING_SET:
+                    field = out[row.run_id][row.path] = FieldValue(row.path, ft.STRING_SET, set())
+                field.value.add(row.value)
+            for row in conn.execute(select(t.series).where(t.series.c.run_id.in_(batch))):
+                out[row.run_id][row.path] = FieldValue(row.path, row.type, self._summary(row))
+        if columns is not None:
+            wanted = tuple(columns)
+            for pk in run_pks:
+                out[pk] = {
+                    p: v for p, v in out[pk].items()
+                    if p == "sys/id" or p in wanted or any(p.startswith(c + "/") for c in wanted)
+                }
+        return out
+
+    @staticmethod
+    def _field_value(row: Any) -> Any:
+        if row.type == ft.FLOAT:
+            return _float_from(row.float_value, row.text_value)
+        if row.type == ft.INT:
+            return int(row.int_value)
+        if row.type == ft.BOOL:
+            return bool(row.int_value)
+        if row.type == ft.DATETIME:
+            return micros_to_datetime(int(row.int_value))
+        if row.type == ft.STRING:
+            return row.text_value
+        if row.type == ft.FILE:
+            return FileRef.from_dict(json.loads(row.text_value))
+        if row.type == ft.FILE_SET:
+            return {name: FileRef.from_dict(ref) for name, ref in json.loads(row.text_value or "{}").items()}
+        if row.type == ft.STRING_SET:
+            return set()
+        raise ValueError(f"unknown field type {row.type!r}")
+
+    @staticmethod
+    def _summary(row: Any) -> SeriesSummary:
+        if row.type == ft.FLOAT_SERIES:
+            last: Any = _float_from(row.last_float, row.last_text)
+        elif row.type == ft.STRING_SERIES:
+            last = row.last_text
+        else:
+            last = FileRef.from_dict(json.loads(row.last_text)) if row.last_text else None
+        mean = row.sum_value / row.finite_count if row.finite_count else None
+        return SeriesSummary(row.count, last, row.last_step, row.last_timestamp, row.min_value, row.max_value, mean)
+
+    def _fork_summaries(self, conn: Connection, run: Any) -> dict[str, tuple[str, SeriesSummary]]:
+        """Summaries of series a fork reads through from its ancestors, merged with its own points."""
+        paths: dict[str, str] = {}
+        ancestor = run
+        while ancestor.fork_parent_id is not None:
+            ancestor = conn.execute(select(t.runs).where(t.runs.c.id == ancestor.fork_parent_id)).one()
+            for row in conn.execute(
+                select(t.series.c.path, t.series.c.type).where(t.series.c.run_id == ancestor.id)
+            ):
+                paths.setdefault(row.path, row.type)
+        own = {row.path: row.type for row in conn.execute(select(t.series.c.path, t.series.c.type).where(t.series.c.run_id == run.id))}
+        for path, type_ in own.items():
+            paths.setdefault(path, type_)
+        result: dict[str, tuple[str, SeriesSummary]] = {}
+        for path, type_ in paths.items():
+            data = self._series_data(conn, run, path, None)
+            if not len(data.steps):
+                continue
+            values = data.values
+            summary_args: dict[str, Any] = {}
+            if type_ == ft.FLOAT_SERIES:
+                finite = values[np.isfinite(values)]
+                if len(finite):
+                    summary_args = {"min": float(finite.min()), "max": float(finite.max()), "mean": float(finite.mean())}
+                last: Any = float(values[-1])
+            elif type_ == ft.FILE_SERIES:
+                last = FileRef.from_dict(values[-1])
+            else:
+                last = values[-1]
+            result[path] = (
+                type_,
+                SeriesSummary(len(data.steps), last, float(data.steps[-1]), float(data.timestamps[-1]), **summary_args),
+            )
+        return result
+
+    def series(
+        self, project: str, run_id: str, path: str, step_range: tuple[float | None, float | None] | None = None
+    ) -> SeriesData:
+        def work(conn: Connection) -> SeriesData:
+            run = self._run_row(conn, project, run_id)
+            data = self._series_data(conn, run, path, step_range)
+            type_ = self._series_type(conn, run, path)
+            if type_ == ft.FILE_SERIES:
+                data.values = [FileRef.from_dict(v) for v in data.values]
+            return data
+
+        return self._read(work)
+
+    def _series_type(self, conn: Connection, run: Any, path: str) -> str | None:
+        while run is not None:
+            found = conn.execute(
+                select(t.series.c.type).where(t.series.c.run_id == run.id, t.series.c.path == path)
+            ).scalar()
+            if found is not None:
+                return found
+            run = (
+                None if run.fork_parent_id is None
+                else conn.execute(select(t.runs).where(t.runs.c.id == run.fork_parent_id)).one()
+            )
+        return None
+
+    def _series_data(
+        self, conn: Connection, run: Any, path: str, step_range: tuple[float | None, float | None] | None
+    ) -> SeriesData:
+        low, high = step_range if step_range is not None else (None, None)
+        parts: list[SeriesData] = []
+        if run.fork_parent_id is not None:
+            parent = conn.execute(select(t.runs).where(t.runs.c.id == run.fork_parent_id)).one()
+            limit = run.fork_step if high is None else min(high, run.fork_step)
+            parts.append(self._series_data(conn, parent, path, (low, limit)))
+        series_id = conn.execute(
+            select(t.series.c.id).where(t.series.c.run_id == run.id, t.series.c.path == path)
+        ).scalar()
+        if series_id is not None:
+            query = select(t.series_chunks.c.data).where(t.series_chunks.c.series_id == series_id)
+            if low is not None:
+                query = query.where(t.series_chunks.c.last_step >= low)
+            if high is not None:
+                query = query.where(t.series_chunks.c.first_step <= high)
+            for data in conn.execute(query.order_by(t.series_chunks.c.chunk_no)).scalars():
+                steps, timestamps, values = decode_chunk(data)
+                mask = np.ones(len(steps), dtype=bool)
+                if low is not None:
+                    mask &= steps >= low
+                if high is not None:
+                    mask &= steps <= high
+                if not mask.all():
+                    steps, timestamps = steps[mask], timestamps[mask]
+                    values = values[mask] if isinstance(values, np.ndarray) else [
+                        v for v, m in zip(values, mask.tolist(), strict=True) if m
+                    ]
+                parts.append(SeriesData(steps, timestamps, values))
+        if not parts:
+            return SeriesData(np.empty(0), np.empty(0), np.empty(0))
+        steps = np.concatenate([p.steps for p in parts])
+        timestamps = np.concatenate([p.timestamps for p in parts])
+        if all(isinstance(p.values, np.ndarray) for p in parts):
+            values: Any = np.concatenate([p.values for p in parts])
+        else:
+            values = [v for p in parts for v in (p.values.tolist() if isinstance(p.values, np.ndarray) else p.values)]
+        return SeriesData(steps, timestamps, values)
+
+    def runs_table(
+        self,
+        project: str,
+        *,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            project_row = self._project_row(conn, project, create=False)
+            if project_row is None:
+                return []
+            query = select(t.runs).where(t.runs.c.project_id == project_row.id)
+            if owner:
+                query = query.where(t.runs.c.owner.in_(list(owner)))
+            if state:
+                query = query.where(t.runs.c.state.in_(list(state)))
+            for tag in tags or ():
+                query = query.where(
+                    exists().where(
+                        and_(
+                            t.string_set_items.c.run_id == t.runs.c.id,
+                            t.string_set_items.c.path == "sys/tags",
+                            t.string_set_items.c.value == tag,
+                        )
+                    )
+                )
+            rows = conn.execute(query.order_by(t.runs.c.number)).all()
+            infos = {row.id: self._info(conn, row, project) for row in rows}
+            fields = self._fields_of(conn, [row.id for row in rows], infos, columns)
+            table = []
+            for row in rows:
+                run_fields = fields[row.id]
+                if row.fork_parent_id is not None:
+                    for path, (type_, summary) in self._fork_summaries(conn, row).items():
+                        if columns is None or any(path == c or path.startswith(c + "/") for c in columns):
+                            run_fields[path] = FieldValue(path, type_, summary)
+                table.append({path: field for path, field in run_fields.items()})
+            return table
+
+        return self._read(work)
+
+    # -- blobs -------------------------------------------------------------------------------------
+
+    def put_blob(self, source: Path, sha256: str) -> None:
+        self.blobs.put_file(source, sha256)
+
+    def has_blob(self, sha256: str) -> bool:
+        return self.blobs.exists(sha256)
+
+    def open_blob(self, sha256: str) -> BinaryIO:
+        return self.blobs.open(sha256)
+
+
+def _batched(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def open_embedded_store(home: Path) -> SqlStore:
+    """The store of a local Despina home folder: SQLite in `despina.db`, blobs in `blobs/`."""
+    home.mkdir(parents=True, exist_ok=True)
+    return SqlStore(f"sqlite:///{home / 'despina.db'}", LocalBlobStore(home / "blobs"))
+
+
+__all__ = ["CHUNK_POINTS", "SqlStore", "open_embedded_store"]
