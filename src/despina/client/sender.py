@@ -61,31 +61,45 @@ class Sender:
                 until = self.writer.seq if self.writer is not None else None
                 if until is not None and self.position.seq >= until:
                     return True
-                result = self._reader.read(self.position, BATCH_RECORDS, until)
-                if result.torn:
-                    self.torn = True
-                if result.records == 0:
-                    return until is None or self.position.seq >= until
-                try:
-                    outcome = self.backend.ingest(
-                        self.project, self.run_id, self.writer_id, result.items, result.end.seq - 1, self.folder / "blobs"
-                    )
-                except Exception as exc:  # noqa: BLE001 - background failures must not escape
-                    self.last_error = exc
-                    self._warn_once(
-                        type(exc).__name__,
-                        f"Despina could not apply run {self.run_id}'s operations ({type(exc).__name__}: {exc}); "
-                        f"they are safe on disk in {self.folder} and will be retried (or run `despina sync`).",
-                    )
+                applied = self._apply_batch(until)
+                if applied is None:
                     return False
-                self.last_error = None
-                for message in outcome.rejected:
-                    self._warn_once(message.split(":", 1)[0], f"Despina skipped an operation of {self.run_id}: {message}")
-                self._acknowledge(result.end, [ref.sha256 for _, op in result.items for ref in referenced_files(op)])
+                if applied == 0:
+                    return until is None or self.position.seq >= until
                 if deadline is not None and time.monotonic() > deadline:
                     return False
         finally:
             self._drain_lock.release()
+
+    def drain_once(self) -> bool:
+        """Apply one batch (so a caller can show progress); False on error."""
+        with self._drain_lock:
+            return self._apply_batch(None) is not None
+
+    def _apply_batch(self, until: int | None) -> int | None:
+        """Apply the next batch of records: how many were applied, or None when the backend failed."""
+        result = self._reader.read(self.position, BATCH_RECORDS, until)
+        if result.torn:
+            self.torn = True
+        if result.records == 0:
+            return 0
+        try:
+            outcome = self.backend.ingest(
+                self.project, self.run_id, self.writer_id, result.items, result.end.seq - 1, self.folder / "blobs"
+            )
+        except Exception as exc:  # noqa: BLE001 - background failures must not escape
+            self.last_error = exc
+            self._warn_once(
+                type(exc).__name__,
+                f"Despina could not apply run {self.run_id}'s operations ({type(exc).__name__}: {exc}); "
+                f"they are safe on disk in {self.folder} and will be retried (or run `despina sync`).",
+            )
+            return None
+        self.last_error = None
+        for message in outcome.rejected:
+            self._warn_once(message.split(":", 1)[0], f"Despina skipped an operation of {self.run_id}: {message}")
+        self._acknowledge(result.end, [ref.sha256 for _, op in result.items for ref in referenced_files(op)])
+        return result.records
 
     def _acknowledge(self, end: Position, blobs: list[str]) -> None:
         write_ack(self.folder, end, {"run_id": self.run_id})
