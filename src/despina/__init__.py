@@ -1,12 +1,12 @@
 """Despina: a self-hosted experiment tracker with a Neptune-style API.
 
-    import despina
-    run = despina.init_run(project="team/cassava")
-    run["parameters"] = {"lr": 1e-3, "optimizer": "Adam"}
-    for epoch in range(10):
-        run["train/accuracy"].append(acc)
-    run["model/weights"].upload("model.pt")
-    run.stop()
+import despina
+run = despina.init_run(project="team/cassava")
+run["parameters"] = {"lr": 1e-3, "optimizer": "Adam"}
+for epoch in range(10):
+    run["train/accuracy"].append(acc)
+run["model/weights"].upload("model.pt")
+run.stop()
 """
 
 from despina.client.handler import Handler

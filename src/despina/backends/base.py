@@ -37,7 +37,11 @@ class Backend(ABC):
 
     @abstractmethod
     def series(
-        self, project: str, run_id: str, path: str, step_range: tuple[float | None, float | None] | None = None
+        self,
+        project: str,
+        run_id: str,
+        path: str,
+        step_range: tuple[float | None, float | None] | None = None,
     ) -> SeriesData: ...
 
     @abstractmethod

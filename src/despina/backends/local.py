@@ -40,7 +40,9 @@ class LocalBackend(Backend):
                 if not self.store.has_blob(ref.sha256):
                     source = staged_blobs / ref.sha256
                     if not source.exists():
-                        raise FileNotFoundError(f"{ref.name} ({ref.sha256[:12]}) is missing from {staged_blobs}")
+                        raise FileNotFoundError(
+                            f"{ref.name} ({ref.sha256[:12]}) is missing from {staged_blobs}"
+                        )
                     self.store.put_blob(source, ref.sha256)
         return self.store.ingest(project, run_id, writer_id, items, last_seq)
 
@@ -48,7 +50,11 @@ class LocalBackend(Backend):
         return self.store.fields(project, run_id, prefix)
 
     def series(
-        self, project: str, run_id: str, path: str, step_range: tuple[float | None, float | None] | None = None
+        self,
+        project: str,
+        run_id: str,
+        path: str,
+        step_range: tuple[float | None, float | None] | None = None,
     ) -> SeriesData:
         return self.store.series(project, run_id, path, step_range)
 

@@ -50,10 +50,21 @@ def run_demo(project: str, epochs: int, home: Path, console: Console) -> None:
 
     import despina
 
-    params = {"model": "SGDClassifier", "loss": "log_loss", "alpha": 1e-4, "epochs": epochs, "test_size": 0.25, "seed": 7}
+    params = {
+        "model": "SGDClassifier",
+        "loss": "log_loss",
+        "alpha": 1e-4,
+        "epochs": epochs,
+        "test_size": 0.25,
+        "seed": 7,
+    }
     data = load_wine()
     x_train, x_test, y_train, y_test = train_test_split(
-        data.data, data.target, test_size=params["test_size"], random_state=params["seed"], stratify=data.target
+        data.data,
+        data.target,
+        test_size=params["test_size"],
+        random_state=params["seed"],
+        stratify=data.target,
     )
     scaler = StandardScaler().fit(x_train)
     x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
@@ -67,14 +78,20 @@ def run_demo(project: str, epochs: int, home: Path, console: Console) -> None:
         for epoch in range(epochs):
             model.partial_fit(x_train, y_train, classes=classes)
             run["train/accuracy"].append(accuracy_score(y_train, model.predict(x_train)), step=epoch)
-            run["train/loss"].append(log_loss(y_train, model.predict_proba(x_train), labels=classes), step=epoch)
+            run["train/loss"].append(
+                log_loss(y_train, model.predict_proba(x_train), labels=classes), step=epoch
+            )
             run["val/accuracy"].append(accuracy_score(y_test, model.predict(x_test)), step=epoch)
             run["val/loss"].append(log_loss(y_test, model.predict_proba(x_test), labels=classes), step=epoch)
         run["val/f1_macro"] = float(
-            __import__("sklearn.metrics", fromlist=["f1_score"]).f1_score(y_test, model.predict(x_test), average="macro")
+            __import__("sklearn.metrics", fromlist=["f1_score"]).f1_score(
+                y_test, model.predict(x_test), average="macro"
+            )
         )
         figure, axes = plt.subplots(figsize=(4, 4))
-        ConfusionMatrixDisplay.from_estimator(model, x_test, y_test, ax=axes, display_labels=data.target_names)
+        ConfusionMatrixDisplay.from_estimator(
+            model, x_test, y_test, ax=axes, display_labels=data.target_names
+        )
         run["val/confusion_matrix"].upload(figure)
         plt.close(figure)
         with tempfile.TemporaryDirectory() as folder:

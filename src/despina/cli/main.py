@@ -19,7 +19,10 @@ def _home(home: str | None) -> Path:
 
 
 home_option = click.option(
-    "--home", type=click.Path(file_okay=False), default=None, help="Despina home folder (default: DESPINA_HOME or ./.despina)."
+    "--home",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Despina home folder (default: DESPINA_HOME or ./.despina).",
 )
 
 
@@ -73,7 +76,7 @@ def sync(path: str | None, run_id: str | None, home: str | None) -> None:
     for folder in folders:
         try:
             status = journal_status(folder)
-        except Exception as exc:  # noqa: BLE001 - reported below, the others go on
+        except Exception as exc:
             broken.append((folder, f"{type(exc).__name__}: {exc}"))
             continue
         if run_id is None or status.run_id == run_id:
@@ -84,12 +87,14 @@ def sync(path: str | None, run_id: str | None, home: str | None) -> None:
     backend = backend_for(settings)
     total = sum(s.pending for s in statuses)
     synced = 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as progress:
         task = progress.add_task("syncing operations", total=total)
         for status in statuses:
             try:
                 outcome = sync_journal(status.folder, backend, lambda n: progress.advance(task, n))
-            except Exception as exc:  # noqa: BLE001 - go on past a broken journal
+            except Exception as exc:
                 broken.append((status.folder, f"{type(exc).__name__}: {exc}"))
                 continue
             if outcome.error:
@@ -118,13 +123,19 @@ def status(home: str | None) -> None:
     for folder in _journals(root):
         try:
             item = journal_status(folder)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             table.add_row("?", "?", "?", "?", f"{folder} (unreadable: {exc})")
             rows += 1
             continue
         if item.pending == 0:
             continue
-        table.add_row(item.run_id or "(offline, new)", item.project, str(item.pending), "running" if item.alive else "exited", str(folder))
+        table.add_row(
+            item.run_id or "(offline, new)",
+            item.project,
+            str(item.pending),
+            "running" if item.alive else "exited",
+            str(folder),
+        )
         rows += 1
     if rows == 0:
         console.print(f"Everything in {root} is synced.")
@@ -146,7 +157,7 @@ def clear(yes: bool, home: str | None) -> None:
     for folder in _journals(root):
         try:
             item = journal_status(folder)
-        except Exception:  # noqa: BLE001 - never remove what cannot be read
+        except Exception:
             continue
         if item.pending == 0 and not writer_is_alive(folder) and (folder / "ack.json").exists():
             candidates.append(folder)

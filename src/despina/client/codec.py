@@ -36,7 +36,9 @@ KIND_OPERATION = 2
 FLOAT_POINT = struct.Struct("<BIddd")
 
 _VERSION = 1
-_ASSIGN_ATOM, _APPEND_POINTS, _ASSIGN_FILE, _ADD_FILE_SET, _ADD_STRINGS, _REMOVE_STRINGS, _DELETE = range(1, 8)
+_ASSIGN_ATOM, _APPEND_POINTS, _ASSIGN_FILE, _ADD_FILE_SET, _ADD_STRINGS, _REMOVE_STRINGS, _DELETE = range(
+    1, 8
+)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -134,7 +136,7 @@ def _from_plain(raw: list[Any]) -> Operation:
 
 def encode(op: Operation) -> bytes:
     """Bytes of one operation."""
-    return msgpack.packb(_to_plain(op), use_bin_type=True)  # type: ignore[no-any-return]
+    return msgpack.packb(_to_plain(op), use_bin_type=True)
 
 
 def decode(data: bytes | memoryview) -> Operation:
@@ -144,7 +146,7 @@ def decode(data: bytes | memoryview) -> Operation:
 
 def encode_batch(items: list[tuple[int, Operation]]) -> bytes:
     """Bytes of a batch of (sequence number, operation) pairs, e.g. for an HTTP request body."""
-    return msgpack.packb([[seq, _to_plain(op)] for seq, op in items], use_bin_type=True)  # type: ignore[no-any-return]
+    return msgpack.packb([[seq, _to_plain(op)] for seq, op in items], use_bin_type=True)
 
 
 def decode_batch(data: bytes) -> list[tuple[int, Operation]]:

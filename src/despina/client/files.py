@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import BinaryIO
 
 from despina.client.operations import FileRef
 from despina.types import File
@@ -22,7 +23,7 @@ def stage_file(file: File, staging: Path | None, default_name: str) -> FileRef:
     out = None
     if staging is not None:
         tmp = staging / f".incoming-{os.getpid()}-{os.urandom(6).hex()}"
-        out = open(tmp, "wb")
+        out = open(tmp, "wb")  # noqa: SIM115 - closed in the finally below
     try:
         with file.open() as source:
             while chunk := source.read(_CHUNK):
@@ -43,14 +44,18 @@ def stage_file(file: File, staging: Path | None, default_name: str) -> FileRef:
             tmp.unlink()
         else:
             os.replace(tmp, target)
-    name = Path(file.path).name if file.path else (f"{default_name}.{file.extension}" if file.extension else default_name)
+    name = (
+        Path(file.path).name
+        if file.path
+        else (f"{default_name}.{file.extension}" if file.extension else default_name)
+    )
     return FileRef(sha, size, name, file.extension, file.mime_type)
 
 
-def copy_blob_to(source_stream: object, destination: Path) -> None:
+def copy_blob_to(source_stream: BinaryIO, destination: Path) -> None:
     """Write a blob stream to `destination` atomically."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = destination.with_name(f".{destination.name}.{os.getpid()}.part")
     with open(tmp, "wb") as out:
-        shutil.copyfileobj(source_stream, out, _CHUNK)  # type: ignore[misc]
+        shutil.copyfileobj(source_stream, out, _CHUNK)
     os.replace(tmp, destination)

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from despina.client import field_types as ft
 from despina.client import values as conv
-from despina.client.operations import AddFileSetEntries, AddStrings, AppendPoints, AssignAtom, AssignFile, RemoveStrings
+from despina.client.operations import (
+    AddFileSetEntries,
+    AddStrings,
+    AppendPoints,
+    AssignAtom,
+    AssignFile,
+    RemoveStrings,
+)
 from despina.client.paths import check_user_writable, join_path
 from despina.exceptions import FieldTypeError, MissingFieldError, StepOrderError
 from despina.types import File, is_file_convertible
@@ -159,7 +166,9 @@ class Handler:
             return
         self._append(value, step, timestamp, wait)
 
-    def log(self, value: Any, step: float | None = None, timestamp: float | None = None, *, wait: bool = False) -> None:
+    def log(
+        self, value: Any, step: float | None = None, timestamp: float | None = None, *, wait: bool = False
+    ) -> None:
         """Alias of `append` (Neptune's older name)."""
         self.append(value, step, timestamp, wait=wait)
 
@@ -220,11 +229,15 @@ class Handler:
             self._run._after_write(wait)
             return
         if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-            raise FieldTypeError(f"extend({self._path!r}) takes a list of values, not {type(values).__name__}")
+            raise FieldTypeError(
+                f"extend({self._path!r}) takes a list of values, not {type(values).__name__}"
+            )
         count = len(values)
         for name, given in (("steps", steps), ("timestamps", timestamps)):
             if given is not None and len(given) != count:
-                raise ValueError(f"{name} has {len(given)} items but there are {count} values for {self._path!r}")
+                raise ValueError(
+                    f"{name} has {len(given)} items but there are {count} values for {self._path!r}"
+                )
         for i, value in enumerate(values):
             self.append(
                 value,
@@ -275,7 +288,9 @@ class Handler:
             raise FieldTypeError(f"{self._path!r} is a {field.type} field, not a series; use fetch()")
         return field.value.last
 
-    def fetch_values(self, *, include_timestamp: bool = True, step_range: tuple[float | None, float | None] | None = None) -> pd.DataFrame:
+    def fetch_values(
+        self, *, include_timestamp: bool = True, step_range: tuple[float | None, float | None] | None = None
+    ) -> pd.DataFrame:
         """All points of a series as a DataFrame with columns step, value (and timestamp)."""
         import pandas as pd
 
@@ -283,7 +298,7 @@ class Handler:
         if field.type not in ft.SERIES_TYPES:
             raise FieldTypeError(f"{self._path!r} is a {field.type} field, not a series; use fetch()")
         data = self._run._read_series(self._path, step_range)
-        frame = pd.DataFrame({"step": data.steps, "value": data.values})
+        frame: pd.DataFrame = pd.DataFrame({"step": data.steps, "value": data.values})
         if include_timestamp:
             frame["timestamp"] = pd.to_datetime(data.timestamps, unit="s", utc=True)
         return frame
@@ -295,7 +310,11 @@ class Handler:
         leaf = self._path.rsplit("/", 1)[-1]
         if field.type == ft.FILE:
             ref = field.value
-            target = Path(destination) if destination is not None else Path(f"{leaf}.{ref.extension}" if ref.extension else leaf)
+            target = (
+                Path(destination)
+                if destination is not None
+                else Path(f"{leaf}.{ref.extension}" if ref.extension else leaf)
+            )
             if target.is_dir():
                 target = target / ref.name
             run._download_blob(ref.sha256, target)

@@ -188,8 +188,8 @@ class JournalWriter:
                 self._open_segment(self._segment + 1, self._segment_size)
                 off, end = 0, FLOAT_RECORD_SIZE
             mm = self._mm
-            mm[off + 8 : end] = payload  # type: ignore[index]
-            _pack_header(mm, off, FLOAT_PAYLOAD_SIZE, _crc32(payload))
+            mm[off + 8 : end] = payload  # type: ignore[index]  # never None while open; no assert on the hot path
+            _pack_header(mm, off, FLOAT_PAYLOAD_SIZE, _crc32(payload))  # type: ignore[arg-type]
             self._offset = end
             self.seq += 1
 
@@ -271,7 +271,9 @@ class JournalReader:
         if path_id not in self._paths:
             self._load_paths()
             if path_id not in self._paths:
-                raise JournalCorruptError(f"{self.folder}: float series id {path_id} is not in its paths file")
+                raise JournalCorruptError(
+                    f"{self.folder}: float series id {path_id} is not in its paths file"
+                )
         return self._paths[path_id]
 
     def _map(self, number: int) -> mmap.mmap | None:
@@ -335,7 +337,9 @@ class JournalReader:
                     )
                 break
             if payload[0] != codec.KIND_OPERATION:
-                raise JournalCorruptError(f"{segment_path(self.folder, seg)}: unknown record kind {payload[0]}")
+                raise JournalCorruptError(
+                    f"{segment_path(self.folder, seg)}: unknown record kind {payload[0]}"
+                )
             items.append((seq, codec.decode(payload[1:])))
             off += HEADER.size + length
             seq += 1

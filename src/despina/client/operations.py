@@ -109,7 +109,9 @@ class DeleteField:
     path: str
 
 
-Operation: TypeAlias = "AssignAtom | AppendPoints | AssignFile | AddFileSetEntries | AddStrings | RemoveStrings | DeleteField"
+Operation: TypeAlias = (
+    "AssignAtom | AppendPoints | AssignFile | AddFileSetEntries | AddStrings | RemoveStrings | DeleteField"
+)
 
 
 def referenced_files(op: Operation) -> list[FileRef]:

@@ -41,7 +41,9 @@ def _cell(field: FieldValue) -> Any:
 class RunsTable:
     """Rows of a project's runs; one column per field path."""
 
-    def __init__(self, rows: list[dict[str, FieldValue]], sort_by: str, ascending: bool, limit: int | None) -> None:
+    def __init__(
+        self, rows: list[dict[str, FieldValue]], sort_by: str, ascending: bool, limit: int | None
+    ) -> None:
         self._rows = rows
         self._sort_by = sort_by
         self._ascending = ascending
@@ -70,8 +72,8 @@ class RunsTable:
         for row in self._rows:
             for path, field in row.items():
                 types.setdefault(path, field.type)
-        columns = ["sys/id"] + sorted(c for c in types if c != "sys/id")
-        frame = pd.DataFrame(rows, columns=columns)
+        columns = ["sys/id", *sorted(c for c in types if c != "sys/id")]
+        frame: pd.DataFrame = pd.DataFrame(rows, columns=columns)
         for column in columns:
             type_ = types.get(column)
             if type_ == ft.DATETIME:
@@ -92,7 +94,9 @@ class Project:
         settings = read_settings()
         self.mode = mode or "async"
         if self.mode in ("offline", "debug"):
-            raise DespinaConfigError(f"a project cannot be opened in {self.mode} mode: there is no store to read")
+            raise DespinaConfigError(
+                f"a project cannot be opened in {self.mode} mode: there is no store to read"
+            )
         self.name = resolve_project(project, settings)
         self._backend: Backend = backend_for(settings)
 

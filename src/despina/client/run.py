@@ -103,20 +103,26 @@ class Run:
         if self.mode not in MODES:
             raise DespinaConfigError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         if not isinstance(flush_period, (int, float)) or flush_period <= 0:
-            raise DespinaConfigError(f"flush_period must be a positive number of seconds, not {flush_period!r}")
+            raise DespinaConfigError(
+                f"flush_period must be a positive number of seconds, not {flush_period!r}"
+            )
         custom_run_id = custom_run_id or (settings.custom_run_id if with_id is None else None)
         if with_id is not None and custom_run_id is not None:
             raise DespinaConfigError("pass either with_id (resume a run) or custom_run_id, not both")
         if (fork_run_id is None) != (fork_step is None):
             raise DespinaConfigError("forking needs both fork_run_id and fork_step")
         if fork_run_id is not None and (with_id is not None or custom_run_id is not None):
-            raise DespinaConfigError("fork_run_id starts a new run; it cannot be combined with with_id or custom_run_id")
+            raise DespinaConfigError(
+                "fork_run_id starts a new run; it cannot be combined with with_id or custom_run_id"
+            )
         if self.mode == "read-only" and with_id is None:
             raise DespinaConfigError("read-only mode opens an existing run: pass with_id='KEY-N'")
         for label, value in (("name", name), ("description", description)):
             if value is not None and not isinstance(value, str):
                 raise DespinaConfigError(f"{label} must be a str, not {type(value).__name__}")
-        self.project = resolve_project(project, settings) if self.mode != "debug" or project else "debug/debug"
+        self.project = (
+            resolve_project(project, settings) if self.mode != "debug" or project else "debug/debug"
+        )
         self._tags = _tags(tags)
         self._fail_on_exception = fail_on_exception
         self._handlers: dict[str, Handler] = {}
@@ -166,7 +172,9 @@ class Run:
                 },
             )
             if self._backend is not None and self.id is not None:
-                self._sender = Sender(self._backend, self.journal_folder, self.project, self.id, self.writer_id, self._writer)
+                self._sender = Sender(
+                    self._backend, self.journal_folder, self.project, self.id, self.writer_id, self._writer
+                )
         else:
             self.journal_folder = None
         if existing and self.mode != "read-only":
@@ -214,13 +222,16 @@ class Run:
                 f"Log to another path, or `del run[{path!r}]` first"
             )
         if path in self._namespaces:
-            raise FieldPathError(f"{path!r} is a namespace holding other fields; it cannot be a {type_} field")
+            raise FieldPathError(
+                f"{path!r} is a namespace holding other fields; it cannot be a {type_} field"
+            )
         parts = path.split("/")
         for i in range(1, len(parts)):
             ancestor = "/".join(parts[:i])
             if ancestor in self._types:
                 raise FieldPathError(
-                    f"cannot create {path!r}: {ancestor!r} is a {self._types[ancestor]} field, not a namespace"
+                    f"cannot create {path!r}: {ancestor!r} is a {self._types[ancestor]} field, "
+                    "not a namespace"
                 )
         self._types[path] = type_
         self._add_namespaces(path)
@@ -240,7 +251,9 @@ class Run:
 
     def _check_writable(self) -> None:
         if self._stopped:
-            raise InactiveRunError(f"run {self._label()} was stopped; resume it with init_run(with_id=...) to write")
+            raise InactiveRunError(
+                f"run {self._label()} was stopped; resume it with init_run(with_id=...) to write"
+            )
         if self.mode == "read-only":
             raise ReadOnlyRunError(f"run {self._label()} is open read-only; open it in another mode to write")
 
@@ -249,7 +262,9 @@ class Run:
             self._writer.put_op(op)
         self._after_write(wait)
 
-    def _emit_float(self, path: str, state: SeriesState, step: float, timestamp: float, value: float, wait: bool) -> None:
+    def _emit_float(
+        self, path: str, state: SeriesState, step: float, timestamp: float, value: float, wait: bool
+    ) -> None:
         if self._writer is None:
             return
         if state.put is not None:
@@ -434,8 +449,8 @@ class Run:
                 )
             else:
                 print(
-                    f"Despina: {pending} operation(s) of run {self._label()} are not in the store yet; they are "
-                    f"safe on disk in {self.journal_folder}. Run `despina sync` to send them.",
+                    f"Despina: {pending} operation(s) of run {self._label()} are not in the store yet; "
+                    f"they are safe on disk in {self.journal_folder}. Run `despina sync` to send them.",
                     file=sys.stderr,
                 )
 

@@ -85,9 +85,14 @@ class Sender:
             return 0
         try:
             outcome = self.backend.ingest(
-                self.project, self.run_id, self.writer_id, result.items, result.end.seq - 1, self.folder / "blobs"
+                self.project,
+                self.run_id,
+                self.writer_id,
+                result.items,
+                result.end.seq - 1,
+                self.folder / "blobs",
             )
-        except Exception as exc:  # noqa: BLE001 - background failures must not escape
+        except Exception as exc:
             self.last_error = exc
             self._warn_once(
                 type(exc).__name__,
@@ -97,7 +102,9 @@ class Sender:
             return None
         self.last_error = None
         for message in outcome.rejected:
-            self._warn_once(message.split(":", 1)[0], f"Despina skipped an operation of {self.run_id}: {message}")
+            self._warn_once(
+                message.split(":", 1)[0], f"Despina skipped an operation of {self.run_id}: {message}"
+            )
         self._acknowledge(result.end, [ref.sha256 for _, op in result.items for ref in referenced_files(op)])
         return result.records
 

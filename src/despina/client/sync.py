@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from despina.backends.base import Backend
-from despina.client.journal import list_journals, pending_records, read_ack, read_meta, write_ack, writer_is_alive
+from despina.client.journal import (
+    list_journals,
+    pending_records,
+    read_ack,
+    read_meta,
+    write_ack,
+    writer_is_alive,
+)
 from despina.client.sender import Sender
 from despina.store.base import RunCreate
 
@@ -44,10 +51,18 @@ def journal_status(folder: Path) -> JournalStatus:
         ack_run = json.loads((folder / "ack.json").read_text()).get("run_id")
     except (OSError, ValueError):
         pass
-    return JournalStatus(folder, meta["project"], meta.get("run_id") or ack_run, pending_records(folder), writer_is_alive(folder))
+    return JournalStatus(
+        folder,
+        meta["project"],
+        meta.get("run_id") or ack_run,
+        pending_records(folder),
+        writer_is_alive(folder),
+    )
 
 
-def sync_journal(folder: Path, backend: Backend, progress: Callable[[int], None] | None = None) -> SyncOutcome:
+def sync_journal(
+    folder: Path, backend: Backend, progress: Callable[[int], None] | None = None
+) -> SyncOutcome:
     """Apply every complete record of one journal; creates the run first for an offline journal."""
     meta = read_meta(folder)
     project = meta["project"]
@@ -71,7 +86,10 @@ def sync_journal(folder: Path, backend: Backend, progress: Callable[[int], None]
             if not ok:
                 error = sender.last_error
                 return SyncOutcome(
-                    folder, run_id, sender.position.seq - start, None if error is None else f"{type(error).__name__}: {error}"
+                    folder,
+                    run_id,
+                    sender.position.seq - start,
+                    None if error is None else f"{type(error).__name__}: {error}",
                 )
             if sender.position.seq == before:
                 return SyncOutcome(folder, run_id, sender.position.seq - start, torn=sender.torn)
@@ -84,7 +102,7 @@ def sync_all(home: Path, backend: Backend) -> list[SyncOutcome]:
     for folder in list_journals(home):
         try:
             outcomes.append(sync_journal(folder, backend))
-        except Exception as exc:  # noqa: BLE001 - one broken journal must not stop the others
+        except Exception as exc:
             outcomes.append(SyncOutcome(folder, None, 0, f"{type(exc).__name__}: {exc}"))
     return outcomes
 
@@ -95,7 +113,7 @@ def clear_synced(home: Path) -> list[Path]:
     for folder in list_journals(home):
         try:
             status = journal_status(folder)
-        except Exception:  # noqa: BLE001 - unreadable journals are left for a human to look at
+        except Exception:
             continue
         if not status.alive and status.pending == 0 and (folder / "ack.json").exists():
             shutil.rmtree(folder)

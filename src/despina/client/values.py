@@ -92,7 +92,9 @@ def timestamp_of(path: str, timestamp: object) -> float | None:
         return timestamp.timestamp()
     if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool) and math.isfinite(timestamp):
         return float(timestamp)
-    raise FieldTypeError(f"timestamp for {path!r} must be seconds since the epoch or a datetime, not {timestamp!r}")
+    raise FieldTypeError(
+        f"timestamp for {path!r} must be seconds since the epoch or a datetime, not {timestamp!r}"
+    )
 
 
 def step_of(path: str, step: object) -> float:

@@ -150,7 +150,11 @@ class Store(ABC):
 
     @abstractmethod
     def series(
-        self, project: str, run_id: str, path: str, step_range: tuple[float | None, float | None] | None = None
+        self,
+        project: str,
+        run_id: str,
+        path: str,
+        step_range: tuple[float | None, float | None] | None = None,
     ) -> SeriesData:
         """Points of a series (through a fork's parent), optionally limited to steps within a range."""
 

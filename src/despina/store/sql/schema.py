@@ -89,7 +89,7 @@ series = Table(
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
     Column("path", String(1024), nullable=False),
     Column("type", String(16), nullable=False),
-    Column("count", BigInteger, nullable=False),
+    Column("point_count", BigInteger, nullable=False),
     Column("last_step", Float),
     Column("last_timestamp", Float),
     Column("last_float", Float),
@@ -108,7 +108,7 @@ series_chunks = Table(
     Column("chunk_no", Integer, primary_key=True),
     Column("first_step", Float, nullable=False),
     Column("last_step", Float, nullable=False),
-    Column("count", Integer, nullable=False),
+    Column("point_count", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
 )
 

@@ -12,7 +12,19 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
-from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, exists, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from despina.client import field_types as ft
@@ -35,7 +47,12 @@ from despina.store.series_codec import decode_chunk, encode_chunk
 from despina.store.sql import schema as t
 
 CHUNK_POINTS = 10_000
-_RUN_COLUMN_PATHS = {"sys/name": "name", "sys/description": "description", "sys/state": "state", "sys/failed": "failed"}
+_RUN_COLUMN_PATHS = {
+    "sys/name": "name",
+    "sys/description": "description",
+    "sys/state": "state",
+    "sys/failed": "failed",
+}
 _T = TypeVar("_T")
 
 
@@ -151,7 +168,9 @@ class SqlStore(Store):
         if row is None and create:
             taken = set(conn.execute(select(t.projects.c.key)).scalars())
             conn.execute(
-                insert(t.projects).values(name=name, key=_derive_key(name, taken), run_counter=0, created_at=_now())
+                insert(t.projects).values(
+                    name=name, key=_derive_key(name, taken), run_counter=0, created_at=_now()
+                )
             )
             row = conn.execute(select(t.projects).where(t.projects.c.name == name)).first()
         return row
@@ -188,7 +207,10 @@ class SqlStore(Store):
     def create_run(self, request: RunCreate) -> tuple[RunInfo, bool]:
         def work(conn: Connection) -> tuple[RunInfo, bool]:
             project = self._project_row(conn, request.project, create=True)
-            for column, value in (("custom_run_id", request.custom_run_id), ("creation_token", request.creation_token)):
+            for column, value in (
+                ("custom_run_id", request.custom_run_id),
+                ("creation_token", request.creation_token),
+            ):
                 if value is None:
                     continue
                 existing = conn.execute(
@@ -219,7 +241,7 @@ class SqlStore(Store):
                     fork_parent_id=None if parent is None else parent.id,
                     fork_step=request.fork_step,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
             if parent is not None:
                 self._copy_configuration(conn, parent.id, run_pk)
             for tag in dict.fromkeys(request.tags):
@@ -244,7 +266,9 @@ class SqlStore(Store):
         return self._read(lambda conn: self._info(conn, self._run_row(conn, project, run_id), project))
 
     def list_projects(self) -> list[str]:
-        return self._read(lambda conn: list(conn.execute(select(t.projects.c.name).order_by(t.projects.c.name)).scalars()))
+        return self._read(
+            lambda conn: list(conn.execute(select(t.projects.c.name).order_by(t.projects.c.name)).scalars())
+        )
 
     # -- ingestion ---------------------------------------------------------------------------------
 
@@ -257,7 +281,9 @@ class SqlStore(Store):
 
     def _applied(self, conn: Connection, run_pk: int, writer_id: str) -> int:
         value = conn.execute(
-            select(t.writers.c.last_seq).where(t.writers.c.run_id == run_pk, t.writers.c.writer_id == writer_id)
+            select(t.writers.c.last_seq).where(
+                t.writers.c.run_id == run_pk, t.writers.c.writer_id == writer_id
+            )
         ).scalar()
         return -1 if value is None else int(value)
 
@@ -339,11 +365,15 @@ class SqlStore(Store):
             current: dict[str, Any] = {}
             if not op.reset:
                 raw = conn.execute(
-                    select(t.fields.c.text_value).where(t.fields.c.run_id == run_pk, t.fields.c.path == op.path)
+                    select(t.fields.c.text_value).where(
+                        t.fields.c.run_id == run_pk, t.fields.c.path == op.path
+                    )
                 ).scalar()
                 current = json.loads(raw) if raw else {}
             current.update({name: ref.to_dict() for name, ref in op.entries})
-            self._set_field(conn, run_pk, op.path, ft.FILE_SET, text_value=json.dumps(current, sort_keys=True))
+            self._set_field(
+                conn, run_pk, op.path, ft.FILE_SET, text_value=json.dumps(current, sort_keys=True)
+            )
         elif isinstance(op, AddStrings):
             if self._check_type(conn, run_pk, op.path, ft.STRING_SET, rejected):
                 self._set_field(conn, run_pk, op.path, ft.STRING_SET)
@@ -381,11 +411,13 @@ class SqlStore(Store):
 
     def _add_string(self, conn: Connection, run_pk: int, path: str, value: str) -> None:
         present = conn.execute(
-            select(exists().where(
-                t.string_set_items.c.run_id == run_pk,
-                t.string_set_items.c.path == path,
-                t.string_set_items.c.value == value,
-            ))
+            select(
+                exists().where(
+                    t.string_set_items.c.run_id == run_pk,
+                    t.string_set_items.c.path == path,
+                    t.string_set_items.c.value == value,
+                )
+            )
         ).scalar()
         if not present:
             conn.execute(insert(t.string_set_items).values(run_id=run_pk, path=path, value=value))
@@ -395,7 +427,8 @@ class SqlStore(Store):
         for table in (t.fields, t.string_set_items):
             conn.execute(
                 delete(table).where(
-                    table.c.run_id == run_pk, or_(table.c.path == path, table.c.path.like(pattern, escape="\\"))
+                    table.c.run_id == run_pk,
+                    or_(table.c.path == path, table.c.path.like(pattern, escape="\\")),
                 )
             )
         series_ids = list(
@@ -411,13 +444,15 @@ class SqlStore(Store):
             conn.execute(delete(t.series).where(t.series.c.id.in_(series_ids)))
 
     def _append(self, conn: Connection, run_pk: int, op: AppendPoints, rejected: list[str]) -> None:
-        row = conn.execute(select(t.series).where(t.series.c.run_id == run_pk, t.series.c.path == op.path)).first()
+        row = conn.execute(
+            select(t.series).where(t.series.c.run_id == run_pk, t.series.c.path == op.path)
+        ).first()
         if row is None:
             if self._field_type(conn, run_pk, op.path) is not None:
                 rejected.append(f"{op.path}: is not a series, cannot append to it")
                 return
             conn.execute(
-                insert(t.series).values(run_id=run_pk, path=op.path, type=op.type, count=0, finite_count=0)
+                insert(t.series).values(run_id=run_pk, path=op.path, type=op.type, point_count=0, finite_count=0)
             )
             row = conn.execute(
                 select(t.series).where(t.series.c.run_id == run_pk, t.series.c.path == op.path)
@@ -435,11 +470,15 @@ class SqlStore(Store):
         keep = steps > np.maximum(previous, floor)
         if not keep.all():
             bad = int((~keep).sum())
-            rejected.append(f"{op.path}: skipped {bad} point(s) whose step did not increase (last step {floor})")
+            rejected.append(
+                f"{op.path}: skipped {bad} point(s) whose step did not increase (last step {floor})"
+            )
             steps, timestamps = steps[keep], timestamps[keep]
-            values = np.asarray(values)[keep] if op.type == ft.FLOAT_SERIES else [
-                v for v, k in zip(values, keep.tolist(), strict=True) if k
-            ]
+            values = (
+                np.asarray(values)[keep]
+                if op.type == ft.FLOAT_SERIES
+                else [v for v, k in zip(values, keep.tolist(), strict=True) if k]
+            )
         if not len(steps):
             return
         if op.type == ft.FLOAT_SERIES:
@@ -463,17 +502,21 @@ class SqlStore(Store):
         next_no = 0
         if last is not None:
             next_no = last.chunk_no + 1
-            if last.count < CHUNK_POINTS:
+            if last.point_count < CHUNK_POINTS:
                 # Top up the last chunk so small batches (sync mode) do not leave many tiny chunks.
-                room = CHUNK_POINTS - last.count
+                room = CHUNK_POINTS - last.point_count
                 old_steps, old_ts, old_values = decode_chunk(last.data)
-                merged = self._concat(type_, (old_steps, old_ts, old_values), (steps[:room], timestamps[:room], values[:room]))
+                merged = self._concat(
+                    type_, (old_steps, old_ts, old_values), (steps[:room], timestamps[:room], values[:room])
+                )
                 conn.execute(
                     update(t.series_chunks)
-                    .where(t.series_chunks.c.series_id == series_id, t.series_chunks.c.chunk_no == last.chunk_no)
+                    .where(
+                        t.series_chunks.c.series_id == series_id, t.series_chunks.c.chunk_no == last.chunk_no
+                    )
                     .values(
                         last_step=float(merged[0][-1]),
-                        count=len(merged[0]),
+                        point_count=len(merged[0]),
                         data=encode_chunk(type_, *merged),
                     )
                 )
@@ -487,7 +530,7 @@ class SqlStore(Store):
                     "chunk_no": next_no,
                     "first_step": float(steps[part][0]),
                     "last_step": float(steps[part][-1]),
-                    "count": len(steps[part]),
+                    "point_count": len(steps[part]),
                     "data": encode_chunk(type_, steps[part], timestamps[part], values[part]),
                 }
             )
@@ -496,16 +539,20 @@ class SqlStore(Store):
             conn.execute(insert(t.series_chunks), rows)
 
     @staticmethod
-    def _concat(type_: str, first: tuple[Any, Any, Any], second: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+    def _concat(
+        type_: str, first: tuple[Any, Any, Any], second: tuple[Any, Any, Any]
+    ) -> tuple[Any, Any, Any]:
         steps = np.concatenate((first[0], second[0]))
         timestamps = np.concatenate((first[1], second[1]))
         if type_ == ft.FLOAT_SERIES:
             return steps, timestamps, np.concatenate((first[2], second[2]))
         return steps, timestamps, list(first[2]) + list(second[2])
 
-    def _update_summary(self, conn: Connection, row: Any, type_: str, steps: Any, timestamps: Any, values: Any) -> None:
+    def _update_summary(
+        self, conn: Connection, row: Any, type_: str, steps: Any, timestamps: Any, values: Any
+    ) -> None:
         changes: dict[str, Any] = {
-            "count": row.count + len(steps),
+            "point_count": row.point_count + len(steps),
             "last_step": float(steps[-1]),
             "last_timestamp": float(timestamps[-1]),
         }
@@ -563,7 +610,11 @@ class SqlStore(Store):
         return {path: FieldValue(path, type_, value) for path, (type_, value) in values.items()}
 
     def _fields_of(
-        self, conn: Connection, run_pks: list[int], infos: dict[int, RunInfo], columns: Sequence[str] | None = None
+        self,
+        conn: Connection,
+        run_pks: list[int],
+        infos: dict[int, RunInfo],
+        columns: Sequence[str] | None = None,
     ) -> dict[int, dict[str, FieldValue]]:
         out: dict[int, dict[str, FieldValue]] = {pk: self._sys_fields(infos[pk]) for pk in run_pks}
         for pk in run_pks:  # every run has tags, even when empty
@@ -582,7 +633,8 @@ class SqlStore(Store):
             wanted = tuple(columns)
             for pk in run_pks:
                 out[pk] = {
-                    p: v for p, v in out[pk].items()
+                    p: v
+                    for p, v in out[pk].items()
                     if p == "sys/id" or p in wanted or any(p.startswith(c + "/") for c in wanted)
                 }
         return out
@@ -616,7 +668,9 @@ class SqlStore(Store):
         else:
             last = FileRef.from_dict(json.loads(row.last_text)) if row.last_text else None
         mean = row.sum_value / row.finite_count if row.finite_count else None
-        return SeriesSummary(row.count, last, row.last_step, row.last_timestamp, row.min_value, row.max_value, mean)
+        return SeriesSummary(
+            row.point_count, last, row.last_step, row.last_timestamp, row.min_value, row.max_value, mean
+        )
 
     def _fork_summaries(self, conn: Connection, run: Any) -> dict[str, tuple[str, SeriesSummary]]:
         """Summaries of series a fork reads through from its ancestors, merged with its own points."""
@@ -628,7 +682,12 @@ class SqlStore(Store):
                 select(t.series.c.path, t.series.c.type).where(t.series.c.run_id == ancestor.id)
             ):
                 paths.setdefault(row.path, row.type)
-        own = {row.path: row.type for row in conn.execute(select(t.series.c.path, t.series.c.type).where(t.series.c.run_id == run.id))}
+        own = {
+            row.path: row.type
+            for row in conn.execute(
+                select(t.series.c.path, t.series.c.type).where(t.series.c.run_id == run.id)
+            )
+        }
         for path, type_ in own.items():
             paths.setdefault(path, type_)
         result: dict[str, tuple[str, SeriesSummary]] = {}
@@ -641,7 +700,11 @@ class SqlStore(Store):
             if type_ == ft.FLOAT_SERIES:
                 finite = values[np.isfinite(values)]
                 if len(finite):
-                    summary_args = {"min": float(finite.min()), "max": float(finite.max()), "mean": float(finite.mean())}
+                    summary_args = {
+                        "min": float(finite.min()),
+                        "max": float(finite.max()),
+                        "mean": float(finite.mean()),
+                    }
                 last: Any = float(values[-1])
             elif type_ == ft.FILE_SERIES:
                 last = FileRef.from_dict(values[-1])
@@ -649,12 +712,18 @@ class SqlStore(Store):
                 last = values[-1]
             result[path] = (
                 type_,
-                SeriesSummary(len(data.steps), last, float(data.steps[-1]), float(data.timestamps[-1]), **summary_args),
+                SeriesSummary(
+                    len(data.steps), last, float(data.steps[-1]), float(data.timestamps[-1]), **summary_args
+                ),
             )
         return result
 
     def series(
-        self, project: str, run_id: str, path: str, step_range: tuple[float | None, float | None] | None = None
+        self,
+        project: str,
+        run_id: str,
+        path: str,
+        step_range: tuple[float | None, float | None] | None = None,
     ) -> SeriesData:
         def work(conn: Connection) -> SeriesData:
             run = self._run_row(conn, project, run_id)
@@ -672,9 +741,10 @@ class SqlStore(Store):
                 select(t.series.c.type).where(t.series.c.run_id == run.id, t.series.c.path == path)
             ).scalar()
             if found is not None:
-                return found
+                return str(found)
             run = (
-                None if run.fork_parent_id is None
+                None
+                if run.fork_parent_id is None
                 else conn.execute(select(t.runs).where(t.runs.c.id == run.fork_parent_id)).one()
             )
         return None
@@ -706,19 +776,25 @@ class SqlStore(Store):
                     mask &= steps <= high
                 if not mask.all():
                     steps, timestamps = steps[mask], timestamps[mask]
-                    values = values[mask] if isinstance(values, np.ndarray) else [
-                        v for v, m in zip(values, mask.tolist(), strict=True) if m
-                    ]
+                    values = (
+                        values[mask]
+                        if isinstance(values, np.ndarray)
+                        else [v for v, m in zip(values, mask.tolist(), strict=True) if m]
+                    )
                 parts.append(SeriesData(steps, timestamps, values))
         if not parts:
             return SeriesData(np.empty(0), np.empty(0), np.empty(0))
         steps = np.concatenate([p.steps for p in parts])
         timestamps = np.concatenate([p.timestamps for p in parts])
         if all(isinstance(p.values, np.ndarray) for p in parts):
-            values: Any = np.concatenate([p.values for p in parts])
+            merged: Any = np.concatenate([p.values for p in parts])
         else:
-            values = [v for p in parts for v in (p.values.tolist() if isinstance(p.values, np.ndarray) else p.values)]
-        return SeriesData(steps, timestamps, values)
+            merged = [
+                v
+                for p in parts
+                for v in (p.values.tolist() if isinstance(p.values, np.ndarray) else p.values)
+            ]
+        return SeriesData(steps, timestamps, merged)
 
     def runs_table(
         self,
