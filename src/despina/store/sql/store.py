@@ -452,7 +452,9 @@ class SqlStore(Store):
                 rejected.append(f"{op.path}: is not a series, cannot append to it")
                 return
             conn.execute(
-                insert(t.series).values(run_id=run_pk, path=op.path, type=op.type, point_count=0, finite_count=0)
+                insert(t.series).values(
+                    run_id=run_pk, path=op.path, type=op.type, point_count=0, finite_count=0
+                )
             )
             row = conn.execute(
                 select(t.series).where(t.series.c.run_id == run_pk, t.series.c.path == op.path)
