@@ -12,8 +12,8 @@ Layout of one journal folder (one per process writing to a run)::
 Segments are preallocated and memory-mapped: a record is packed into the shared file mapping, so it
 reaches the kernel's page cache without a system call and survives SIGKILL of the writer the moment
 the call returns. A record whose copy was cut short (SIGKILL mid-write, power loss) fails its crc and
-reads as the end of the journal: a torn tail is tolerated, never applied. A record's sequence number is its index
-in the journal; backends apply records idempotently by (writer, sequence).
+reads as the end of the journal: a torn tail is tolerated, never applied. A record's sequence number
+is its index in the journal; backends apply records idempotently by (writer, sequence).
 """
 
 from __future__ import annotations
@@ -317,15 +317,26 @@ class JournalReader:
             if mm is None:
                 break
             size = len(mm)
-            if off + HEADER.size > size:
-                length = 0
-            else:
+            # Writers preallocate segments and keep a zero header's room at the end, so a header or
+            # record running past the end of the file means the file was cut short.
+            truncated = off + HEADER.size > size
+            length = crc = 0
+            if not truncated:
                 length, crc = HEADER.unpack_from(mm, off)
-            if length == 0 or off + HEADER.size + length > size:
-                if segment_path(self.folder, seg + 1).exists():
+                truncated = off + HEADER.size + length > size
+            if truncated:
+                torn = True
+                if self._anything_after(seg):
+                    raise JournalCorruptError(
+                        f"{segment_path(self.folder, seg)} is cut short at record {seq} (byte {off}) "
+                        "but later segments exist"
+                    )
+                break
+            if length == 0:  # a zero header: the writer moved to the next segment, or wrote no more yet
+                if self._anything_after(seg):
                     seg, off = seg + 1, 0
                     continue
-                break  # the end of what is written so far
+                break
             kind = mm[off + HEADER.size]
             if kind == codec.KIND_FLOAT_POINT and length == FLOAT_PAYLOAD_SIZE:
                 n = self._float_run(mm, off, limit - count)
@@ -338,7 +349,7 @@ class JournalReader:
             payload = mm[off + HEADER.size : off + HEADER.size + length]
             if zlib.crc32(payload) != crc:
                 torn = True
-                if self._anything_after(seg):
+                if self._anything_after(seg) or _written_after(mm, off + HEADER.size + length):
                     raise JournalCorruptError(
                         f"{segment_path(self.folder, seg)}: record {seq} at byte {off} fails its checksum"
                     )
@@ -394,6 +405,14 @@ class JournalReader:
                     chosen_seqs,
                 ),
             )
+
+
+def _written_after(mm: mmap.mmap, offset: int) -> bool:
+    """Whether anything was written past `offset`: a bad record followed by data is corruption, not a
+    torn tail (the preallocated rest of a segment is zeros)."""
+    if offset >= len(mm):
+        return False
+    return bool(np.frombuffer(mm, dtype=np.uint8, offset=offset).any())
 
 
 def list_journals(home: Path) -> list[Path]:

@@ -105,7 +105,17 @@ class Sender:
             self._warn_once(
                 message.split(":", 1)[0], f"Despina skipped an operation of {self.run_id}: {message}"
             )
-        self._acknowledge(result.end, [ref.sha256 for _, op in result.items for ref in referenced_files(op)])
+        blobs = [ref.sha256 for _, op in result.items for ref in referenced_files(op)]
+        try:
+            self._acknowledge(result.end, blobs)
+        except OSError as exc:  # disk full, read-only folder: applied, but retried (idempotently) later
+            self.last_error = exc
+            self._warn_once(
+                "ack",
+                f"Despina could not record progress in {self.folder} ({exc}); "
+                "the operations are applied and will be re-sent harmlessly.",
+            )
+            return None
         return result.records
 
     def _acknowledge(self, end: Position, blobs: list[str]) -> None:

@@ -73,6 +73,8 @@ def float_point(path: str, value: object) -> float:
 
 def series_type(path: str, value: object) -> str:
     """The series type a first appended value decides."""
+    if isinstance(value, str):  # before the numpy check: numpy.str_ is a str
+        return ft.STRING_SERIES
     if _is_numpy_scalar(value) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
         return ft.FLOAT_SERIES
     if isinstance(value, bool):
@@ -88,6 +90,8 @@ def timestamp_of(path: str, timestamp: object) -> float | None:
     """Seconds since the epoch from a float or a datetime."""
     if timestamp is None:
         return None
+    if _is_numpy_scalar(timestamp):
+        timestamp = timestamp.item()  # type: ignore[attr-defined]
     if isinstance(timestamp, datetime):
         return timestamp.timestamp()
     if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool) and math.isfinite(timestamp):
