@@ -161,6 +161,10 @@ class Adapter:
         """Disk and read-back figures, after the finish call returned (not timed)."""
         return {}
 
+    def progress(self) -> dict[str, Any]:
+        """What is stored so far, when the finish call was cut off (where the tracker can tell)."""
+        return {}
+
 
 class Floor(Adapter):
     name = "floor"
@@ -247,6 +251,7 @@ class DespinaMem(Despina):
 
 class MlflowBase(Adapter):
     peer = "mlflow"
+    asynchronous = False
     packages = ("mlflow", "mlflow-skinny", "SQLAlchemy")
 
     def start(self) -> Callable[..., Any]:
@@ -265,18 +270,30 @@ class MlflowBase(Adapter):
         raise NotImplementedError
 
     def finish(self) -> dict[str, Any]:
+        # end_run() only hands the async queue its last batch ("submitted, not necessarily finished
+        # logging", mlflow 3.x); the points reach the database in the background. Flush first, so the
+        # finish time is the time until every point is stored (checked by `sql_points`).
+        out: dict[str, Any] = {}
+        if self.asynchronous:
+            t0 = time.perf_counter()
+            self.mlflow.flush_async_logging()
+            out["flush_s"] = time.perf_counter() - t0
         self.mlflow.end_run()
-        return {}
+        return out
 
-    def after_finish(self) -> dict[str, Any]:
-        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+    def progress(self) -> dict[str, Any]:
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
         try:
             return {"sql_points": con.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]}
         finally:
             con.close()
 
+    def after_finish(self) -> dict[str, Any]:
+        return self.progress()
+
 
 class MlflowKeyAsync(MlflowBase):
+    asynchronous = True
     name = "mlflow-key-async"
     description = "mlflow sqlite, log_metric(k, v, step, synchronous=False) per key"
 
@@ -296,6 +313,7 @@ class MlflowStep(MlflowBase):
 
 
 class MlflowStepAsync(MlflowBase):
+    asynchronous = True
     name = "mlflow-step-async"
     per_key = False
     description = "mlflow sqlite, log_metrics(dict, step, synchronous=False) per step"
@@ -545,6 +563,10 @@ def child_main(spec_path: str) -> int:
         **extra,
     )
     if not finished:
+        try:
+            out.save(**adapter.progress())
+        except Exception as exc:
+            out.save(progress_error=f"{type(exc).__name__}: {exc}")
         os._exit(0)  # the finish thread is stuck in the tracker; the parent cleans up the process group
     if error:
         return 0
@@ -740,7 +762,10 @@ def main_table(results: dict[str, list[dict[str, Any]]], args: argparse.Namespac
         full = agg(ok, "loop_full_s") + (" (extrap.)" if capped else "")
         finish = agg(ok, "finish_s", 2)
         if any(not r.get("finished", True) for r in ok):
-            finish = f"> {fmt(med(ok, 'finish_s'), 0)} (cut off)"
+            stored = [r["sql_points"] / r["points"] for r in ok if r.get("sql_points") and r.get("points")]
+            finish = f"> {fmt(med(ok, 'finish_s'), 0)} (cut off" + (
+                f"; {100 * statistics.median(stored):.0f}% stored)" if stored else ")"
+            )
         bpp_key = "store_bytes_per_point" if variant.startswith("despina") else "bytes_per_point"
         lines.append(
             "| "
@@ -1029,6 +1054,14 @@ def main(argv: list[str] | None = None) -> int:
             "its measured per-point time to all points (extrap.); finish s and B/point are for the points "
             "actually logged, not scaled."
         )
+    stored = [
+        f"{v} rep {r['repetition']}: {r['sql_points']:,} of {r.get('points', 0):,}"
+        for v, rows in results.items()
+        for r in rows
+        if not v.startswith("despina") and r.get("sql_points") is not None
+    ]
+    if stored:
+        print("Points in the peer's database after its finish call (or when cut off): " + "; ".join(stored))
     print()
     print("Despina against the goals:")
     print(goals(results, [r for r in results.get("floor", []) if "loop_s" in r]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -76,6 +78,13 @@ class LocalBackend(Backend):
         self.store.close()
 
 
+# One store per home folder and process: opening SQLite and checking the schema for every run would
+# cost more than the run itself in a sweep of a thousand short runs. Keyed by the explicit folder.
+_backends: dict[Path, LocalBackend] = {}
+_backends_lock = threading.Lock()
+os.register_at_fork(after_in_child=_backends.clear)  # a child must not share the parent's connections
+
+
 def backend_for(settings: Settings) -> Backend:
     """The backend the settings point at: a server when DESPINA_URL is set, else the local home."""
     if settings.url:
@@ -83,4 +92,8 @@ def backend_for(settings: Settings) -> Backend:
             f"DESPINA_URL={settings.url!r}: this version has no HTTP client yet; unset DESPINA_URL to log "
             f"into the local store in {settings.home}"
         )
-    return LocalBackend(open_embedded_store(settings.home))
+    with _backends_lock:
+        backend = _backends.get(settings.home)
+        if backend is None or not (settings.home / "despina.db").exists():
+            backend = _backends[settings.home] = LocalBackend(open_embedded_store(settings.home))
+        return backend

@@ -39,7 +39,8 @@ from despina.client.operations import AppendPoints, Operation
 from despina.exceptions import JournalCorruptError, JournalError
 
 FORMAT_VERSION = 1
-SEGMENT_SIZE = 16 << 20
+SEGMENT_SIZE = 16 << 20  # the largest segment; the first is FIRST_SEGMENT_SIZE and sizes double
+FIRST_SEGMENT_SIZE = 1 << 20  # short runs (hundreds of them offline) keep small journals
 HEADER = struct.Struct("<II")
 FLOAT_PAYLOAD_SIZE = codec.FLOAT_POINT.size
 FLOAT_RECORD_SIZE = HEADER.size + FLOAT_PAYLOAD_SIZE
@@ -152,7 +153,7 @@ class JournalWriter:
         self._fd = -1
         self._mm: mmap.mmap | None = None
         self.seq = 0  # records committed; readers may read any record with index < seq
-        self._open_segment(0, segment_size)
+        self._open_segment(0, min(segment_size, FIRST_SEGMENT_SIZE))
 
     def _open_segment(self, number: int, size: int) -> None:
         if self._mm is not None:
@@ -166,6 +167,9 @@ class JournalWriter:
         self._segment = number
         self._offset = 0
         self._limit = size - HEADER.size  # keep room for the zero header that ends a segment
+
+    def _next_size(self) -> int:
+        return min(self._segment_size, 2 * (self._limit + HEADER.size))
 
     def intern(self, path: str) -> int:
         """A small id for a float series path, recorded on disk before the first point uses it."""
@@ -188,7 +192,7 @@ class JournalWriter:
         end = off + FLOAT_RECORD_SIZE
         if end > self._limit:
             try:
-                self._open_segment(self._segment + 1, self._segment_size)
+                self._open_segment(self._segment + 1, self._next_size())
             except BaseException:
                 lock.release()
                 raise
@@ -206,7 +210,7 @@ class JournalWriter:
         with self._lock:
             off = self._offset
             if off + size > self._limit:
-                self._open_segment(self._segment + 1, max(self._segment_size, size + 2 * HEADER.size))
+                self._open_segment(self._segment + 1, max(self._next_size(), size + 2 * HEADER.size))
                 off = 0
             mm = self._mm
             assert mm is not None

@@ -191,7 +191,7 @@ class Run:
         if self._sender is not None and self.mode == "sync":
             self._sender.drain()
         if self.mode != "read-only":
-            atexit.register(_stop_at_exit, weakref.ref(self))
+            _live_runs.add(self)
 
     # -- structure ---------------------------------------------------------------------------------
 
@@ -430,6 +430,7 @@ class Run:
                 self._writer.put_op(AssignAtom("sys/failed", ft.BOOL, True))
             self._writer.put_op(AssignAtom("sys/state", ft.STRING, state))
         self._stopped = True
+        _live_runs.discard(self)
         for handler in self._handlers.values():
             handler._fast = None
         timeout = self._settings.stop_timeout if seconds is None else seconds
@@ -471,9 +472,13 @@ class Run:
         return f"despina://{self.project}/{self.id}"
 
 
-def _stop_at_exit(ref: weakref.ReferenceType[Run]) -> None:
-    run = ref()
-    if run is not None:
+_live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_live_runs() -> None:
+    """At interpreter exit, stop runs the script did not stop (their data is on disk either way)."""
+    for run in list(_live_runs):
         run.stop()
 
 
