@@ -151,6 +151,11 @@ class Run:
         existing = False
         if self.mode not in ("debug", "offline"):
             self._backend = backend_for(settings)
+            for live in list(_live_runs):
+                # Resuming or forking a run this process still writes: apply its journal first, so
+                # what it logged so far is what the new handle sees and inherits.
+                if live.project == self.project and live.id is not None and live.id in (with_id, fork_run_id):
+                    live.wait()
             if with_id is not None:
                 info = self._backend.get_run(self.project, with_id)
                 existing = True

@@ -98,6 +98,8 @@ series = Table(
     Column("max_value", Float),
     Column("sum_value", Float),
     Column("finite_count", BigInteger, nullable=False, default=0),
+    # False when a fork deleted a series it inherited: reads stop at this run instead of the parent.
+    Column("inherit", Boolean, nullable=False, default=True),
     UniqueConstraint("run_id", "path"),
 )
 

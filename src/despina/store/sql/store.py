@@ -20,6 +20,7 @@ from sqlalchemy import (
     delete,
     event,
     exists,
+    func,
     insert,
     or_,
     select,
@@ -347,9 +348,9 @@ class SqlStore(Store):
             if column is not None:
                 conn.execute(update(t.runs).where(t.runs.c.id == run_pk).values({column: op.value}))
                 return
-            if op.path.startswith("sys/") and op.path != "sys/tags":
-                # Reserved for Despina's own bookkeeping fields (issue 3 adds more), stored as usual.
-                pass
+            if op.path == "sys" or op.path.startswith("sys/"):
+                rejected.append(f"{op.path}: is maintained by Despina and cannot be assigned")
+                return
             if not self._check_type(conn, run_pk, op.path, op.type, rejected):
                 return
             type_ = op.type
@@ -423,25 +424,58 @@ class SqlStore(Store):
             conn.execute(insert(t.string_set_items).values(run_id=run_pk, path=path, value=value))
 
     def _delete(self, conn: Connection, run_pk: int, path: str) -> None:
-        pattern = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
         for table in (t.fields, t.string_set_items):
-            conn.execute(
-                delete(table).where(
-                    table.c.run_id == run_pk,
-                    or_(table.c.path == path, table.c.path.like(pattern, escape="\\")),
-                )
-            )
+            conn.execute(delete(table).where(table.c.run_id == run_pk, _at_or_under(table.c.path, path)))
         series_ids = list(
             conn.execute(
-                select(t.series.c.id).where(
-                    t.series.c.run_id == run_pk,
-                    or_(t.series.c.path == path, t.series.c.path.like(pattern, escape="\\")),
-                )
+                select(t.series.c.id).where(t.series.c.run_id == run_pk, _at_or_under(t.series.c.path, path))
             ).scalars()
         )
         if series_ids:
             conn.execute(delete(t.series_chunks).where(t.series_chunks.c.series_id.in_(series_ids)))
             conn.execute(delete(t.series).where(t.series.c.id.in_(series_ids)))
+        run = conn.execute(select(t.runs).where(t.runs.c.id == run_pk)).one()
+        if run.fork_parent_id is not None:
+            # A fork hides what it inherited under the path: a row that does not read through.
+            for inherited, type_ in self._inherited_series(conn, run).items():
+                if inherited == path or inherited.startswith(path + "/"):
+                    conn.execute(
+                        insert(t.series).values(
+                            run_id=run_pk,
+                            path=inherited,
+                            type=type_,
+                            point_count=0,
+                            finite_count=0,
+                            inherit=False,
+                        )
+                    )
+
+    def _inherited_series(self, conn: Connection, run: Any) -> dict[str, str]:
+        """Paths and types of the series a fork can read through from its ancestors."""
+        paths: dict[str, str] = {}
+        blocked: set[str] = set()
+        current = run
+        while current.fork_parent_id is not None:
+            for row in conn.execute(
+                select(t.series.c.path, t.series.c.inherit).where(t.series.c.run_id == current.id)
+            ):
+                if not row.inherit:
+                    blocked.add(row.path)
+            current = conn.execute(select(t.runs).where(t.runs.c.id == current.fork_parent_id)).one()
+            for row in conn.execute(
+                select(t.series.c.path, t.series.c.type).where(t.series.c.run_id == current.id)
+            ):
+                if row.path not in blocked:
+                    paths.setdefault(row.path, row.type)
+        return paths
+
+    def _inherited_last_step(self, conn: Connection, run_pk: int, path: str) -> float | None:
+        run = conn.execute(select(t.runs).where(t.runs.c.id == run_pk)).one()
+        if run.fork_parent_id is None:
+            return None
+        parent = conn.execute(select(t.runs).where(t.runs.c.id == run.fork_parent_id)).one()
+        data = self._series_data(conn, parent, path, (None, run.fork_step))
+        return float(data.steps[-1]) if len(data.steps) else None
 
     def _append(self, conn: Connection, run_pk: int, op: AppendPoints, rejected: list[str]) -> None:
         row = conn.execute(
@@ -467,7 +501,10 @@ class SqlStore(Store):
         values: Any = op.values
         # Steps must increase: a point at or below the last stored step (another writer, a bad
         # client) is skipped, never stored out of order.
-        floor = -math.inf if row.last_step is None else row.last_step
+        floor = row.last_step
+        if floor is None and row.inherit:
+            floor = self._inherited_last_step(conn, run_pk, op.path)
+        floor = -math.inf if floor is None else floor
         previous = np.concatenate(([floor], np.maximum.accumulate(steps)[:-1])) if len(steps) else steps
         keep = steps > np.maximum(previous, floor)
         if not keep.all():
@@ -630,6 +667,8 @@ class SqlStore(Store):
                     field = out[row.run_id][row.path] = FieldValue(row.path, ft.STRING_SET, set())
                 field.value.add(row.value)
             for row in conn.execute(select(t.series).where(t.series.c.run_id.in_(batch))):
+                if row.point_count == 0:
+                    continue  # emptied (a fork's hidden inheritance); a fork's read-through is added later
                 out[row.run_id][row.path] = FieldValue(row.path, row.type, self._summary(row))
         if columns is not None:
             wanted = tuple(columns)
@@ -676,14 +715,7 @@ class SqlStore(Store):
 
     def _fork_summaries(self, conn: Connection, run: Any) -> dict[str, tuple[str, SeriesSummary]]:
         """Summaries of series a fork reads through from its ancestors, merged with its own points."""
-        paths: dict[str, str] = {}
-        ancestor = run
-        while ancestor.fork_parent_id is not None:
-            ancestor = conn.execute(select(t.runs).where(t.runs.c.id == ancestor.fork_parent_id)).one()
-            for row in conn.execute(
-                select(t.series.c.path, t.series.c.type).where(t.series.c.run_id == ancestor.id)
-            ):
-                paths.setdefault(row.path, row.type)
+        paths = self._inherited_series(conn, run)
         own = {
             row.path: row.type
             for row in conn.execute(
@@ -756,13 +788,16 @@ class SqlStore(Store):
     ) -> SeriesData:
         low, high = step_range if step_range is not None else (None, None)
         parts: list[SeriesData] = []
-        if run.fork_parent_id is not None:
+        own = conn.execute(
+            select(t.series.c.id, t.series.c.inherit).where(
+                t.series.c.run_id == run.id, t.series.c.path == path
+            )
+        ).first()
+        if run.fork_parent_id is not None and (own is None or own.inherit):
             parent = conn.execute(select(t.runs).where(t.runs.c.id == run.fork_parent_id)).one()
             limit = run.fork_step if high is None else min(high, run.fork_step)
             parts.append(self._series_data(conn, parent, path, (low, limit)))
-        series_id = conn.execute(
-            select(t.series.c.id).where(t.series.c.run_id == run.id, t.series.c.path == path)
-        ).scalar()
+        series_id = None if own is None else own.id
         if series_id is not None:
             query = select(t.series_chunks.c.data).where(t.series_chunks.c.series_id == series_id)
             if low is not None:
@@ -851,6 +886,12 @@ class SqlStore(Store):
 
     def open_blob(self, sha256: str) -> BinaryIO:
         return self.blobs.open(sha256)
+
+
+def _at_or_under(column: Any, path: str) -> Any:
+    """`column` is `path` or lies under it; case-sensitive (SQLite's LIKE is not)."""
+    prefix = path + "/"
+    return or_(column == path, func.substr(column, 1, len(prefix)) == prefix)
 
 
 def _batched(items: list[int], size: int) -> Iterable[list[int]]:
