@@ -244,9 +244,20 @@ class StoreConformance:
         assert result.applied_seq == len(ops) - 1
         fields = store.fields(PROJECT, run.id)
         expected_types = {
-            "f/plain": ft.FLOAT, "f/nan": ft.FLOAT, "f/inf": ft.FLOAT, "f/ninf": ft.FLOAT, "f/max": ft.FLOAT,
-            "f/tiny": ft.FLOAT, "i/max": ft.INT, "i/min": ft.INT, "i/zero": ft.INT, "b/true": ft.BOOL,
-            "b/false": ft.BOOL, "s/text": ft.STRING, "s/empty": ft.STRING, "d/utc": ft.DATETIME,
+            "f/plain": ft.FLOAT,
+            "f/nan": ft.FLOAT,
+            "f/inf": ft.FLOAT,
+            "f/ninf": ft.FLOAT,
+            "f/max": ft.FLOAT,
+            "f/tiny": ft.FLOAT,
+            "i/max": ft.INT,
+            "i/min": ft.INT,
+            "i/zero": ft.INT,
+            "b/true": ft.BOOL,
+            "b/false": ft.BOOL,
+            "s/text": ft.STRING,
+            "s/empty": ft.STRING,
+            "d/utc": ft.DATETIME,
             "d/offset": ft.DATETIME,
         }
         assert {p: fields[p].type for p in expected_types} == expected_types
@@ -380,7 +391,9 @@ class StoreConformance:
         assert read_blob(store, samples.values[1].sha256) == b"\x89PNG second"
         fields = store.fields(PROJECT, run.id)
         assert (fields["logs"].type, fields["logs"].value.last, fields["logs"].value.count) == (
-            ft.STRING_SERIES, "done ✓", 3
+            ft.STRING_SERIES,
+            "done ✓",
+            3,
         )
         assert (fields["samples"].type, fields["samples"].value.last) == (ft.FILE_SERIES, second)
 
@@ -530,7 +543,11 @@ class StoreConformance:
         assert (sys_fields["sys/state"], sys_fields["sys/failed"]) == ("finished", True)
         info = store.get_run(PROJECT, run.id)
         assert (info.id, info.owner, info.name, info.state, info.failed) == (
-            run.id, "alice", "renamed", "finished", True
+            run.id,
+            "alice",
+            "renamed",
+            "finished",
+            True,
         )
         assert [m for m in result.rejected if "sys/id" in m or "sys/owner" in m], result.rejected
         assert len(result.rejected) == 2, result.rejected

@@ -23,10 +23,12 @@ import despina
 
 PROJECT = "team/crash"
 MIN_STEPS = 3000
+MANY_STEPS = 12_000  # three float records a step: past the first journal segment (1 MiB)
 
 CHILD = textwrap.dedent(
     """
     import sys
+    import time
 
     import despina
 
@@ -45,6 +47,8 @@ CHILD = textwrap.dedent(
             checkpoint = despina.File.from_content(f"checkpoint {step}", extension="txt")
             run["train/checkpoints"].append(checkpoint, step=step)
         print(step, flush=True)
+        if step == 1000:
+            time.sleep(0.5)  # an evaluation pause: the background sender catches up meanwhile
     """
 )
 
@@ -89,7 +93,9 @@ def despina_cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.
     )
 
 
-def log_and_kill(tmp_path: Path, home: Path, weights: Path, flush_period: float, min_steps: int = MIN_STEPS) -> Killed:
+def log_and_kill(
+    tmp_path: Path, home: Path, weights: Path, flush_period: float, min_steps: int = MIN_STEPS
+) -> Killed:
     script = tmp_path / "train.py"
     script.write_text(CHILD)
     proc = subprocess.Popen(
@@ -155,7 +161,9 @@ def check_stored(killed: Killed, tmp_path: Path, weights: Path) -> dict[str, tup
         assert len(steps) == len(np.unique(steps)), f"{path}: duplicated steps"
         assert np.all(np.diff(steps) > 0), f"{path}: steps do not strictly increase"
         # Steps 0..last were reported; the step after may have been logged but not reported yet.
-        assert len(steps) in (last + 1, last + 2), f"{path}: {len(steps)} points for {last + 1} reported steps"
+        assert len(steps) in (last + 1, last + 2), (
+            f"{path}: {len(steps)} points for {last + 1} reported steps"
+        )
         assert steps.tolist() == [float(s) for s in range(len(steps))], f"{path}: missing steps"
         np.testing.assert_allclose(values, [formula(s) for s in range(len(steps))], err_msg=path)
     steps, values = read_series(killed.run_id, "train/log")
@@ -206,8 +214,11 @@ def test_sigkilled_run_loses_no_reported_step_and_sync_is_idempotent(
     tmp_path: Path, home: Path, weights: Path
 ) -> None:
     # A short flush period: the background sender had applied part of the journal when the kill came.
-    killed = log_and_kill(tmp_path, home, weights, flush_period=0.05)
-    assert len(killed.steps) >= MIN_STEPS
+    killed = log_and_kill(tmp_path, home, weights, flush_period=0.05, min_steps=MANY_STEPS)
+    assert len(killed.steps) >= MANY_STEPS
+    # The sender had stored part of the run before the kill (during the pause at step 1000).
+    before_sync, _ = read_series(killed.run_id, "train/loss")
+    assert len(before_sync) > 1000, "async mode should have stored the first steps within the pause"
 
     first = despina_cli(home, "sync")
     assert first.returncode == 0, first.stdout + first.stderr

@@ -114,7 +114,9 @@ def weights(tmp_path: Path) -> Path:
 # -- async -----------------------------------------------------------------------------------------
 
 
-def test_async_stop_stores_everything_and_removes_the_journal(home: Path, weights: Path, tmp_path: Path) -> None:
+def test_async_stop_stores_everything_and_removes_the_journal(
+    home: Path, weights: Path, tmp_path: Path
+) -> None:
     run = despina.init_run(mode="async", name="async run")
     folder = run.journal_folder
     assert folder is not None and folder.is_dir()
@@ -272,7 +274,11 @@ def _break_ingest(run: despina.Run, monkeypatch: pytest.MonkeyPatch, delay: floa
 
 @pytest.mark.slow
 def test_stop_with_a_failing_store_warns_once_and_sync_applies_later(
-    home: Path, weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    home: Path,
+    weights: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     run = despina.init_run(mode="async", flush_period=0.1, name="unlucky")
     _break_ingest(run, monkeypatch)
@@ -328,8 +334,8 @@ def test_stop_returns_in_time_when_the_store_hangs(
         started = time.monotonic()
         run.stop(seconds=1)
         elapsed = time.monotonic() - started
+        for thread in threading.enumerate():  # let the stuck sender finish before the home goes away
+            if thread.name.startswith("despina-sender-"):
+                thread.join(5)
     assert elapsed < 1.5, f"stop(seconds=1) took {elapsed:.2f} s"
     assert "despina sync" in capsys.readouterr().err
-    for thread in threading.enumerate():  # let the stuck sender finish before the home goes away
-        if thread.name.startswith("despina-sender-"):
-            thread.join(5)

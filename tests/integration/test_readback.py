@@ -582,7 +582,11 @@ def test_runs_table_columns_sorting_and_limit(three_runs: dict[str, str]) -> Non
 
     frame = project.fetch_runs_table(columns=["score", "parameters"]).to_pandas()
     assert set(frame.columns) == {
-        "sys/id", "sys/creation_time", "score", "parameters/lr", "parameters/optimizer"
+        "sys/id",
+        "sys/creation_time",
+        "score",
+        "parameters/lr",
+        "parameters/optimizer",
     }
     assert _ids(project.fetch_runs_table(sort_by="score", ascending=True)) == [finished, running, failed]
     assert _ids(project.fetch_runs_table(sort_by="score")) == [failed, running, finished]

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,7 @@ def start(tmp_path: Path, home: Path, name: str, source: str, *args: str) -> sub
     return subprocess.Popen(
         [sys.executable, str(script), *args],
         env=child_env(home),
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -88,11 +90,13 @@ def series(run_id: str, path: str) -> tuple[np.ndarray, list[object]]:
         reader.stop()
 
 
-def assert_points(run_id: str, path: str, count: int, formula: object) -> None:
+def assert_points(run_id: str, path: str, count: int, formula: Callable[[int], float]) -> None:
     steps, values = series(run_id, path)
     assert len(steps) == len(np.unique(steps)), f"{run_id} {path}: duplicated steps"
-    assert steps.tolist() == [float(s) for s in range(count)], f"{run_id} {path}: {len(steps)} of {count} points"
-    np.testing.assert_allclose(values, [formula(s) for s in range(count)], err_msg=f"{run_id} {path}")  # type: ignore[operator]
+    assert steps.tolist() == [float(s) for s in range(count)], (
+        f"{run_id} {path}: {len(steps)} of {count} points"
+    )
+    np.testing.assert_allclose(values, [formula(s) for s in range(count)], err_msg=f"{run_id} {path}")
 
 
 # -- one run, two processes --------------------------------------------------------------------------
@@ -233,8 +237,9 @@ def test_sync_while_an_offline_writer_is_logging(tmp_path: Path, home: Path) -> 
         assert values == [s * 0.5 for s in range(len(steps))]
 
         stop_file.touch()
-        _, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
         pump.join(10)
+        err = proc.stderr.read() if proc.stderr else ""
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -259,3 +264,56 @@ def test_sync_while_an_offline_writer_is_logging(tmp_path: Path, home: Path) -> 
     third = despina_cli(home, "sync")
     assert third.returncode == 0, third.stdout + third.stderr
     assert_points(run_id, "train/loss", total, lambda s: s * 0.5)
+
+
+LIVE_ASYNC_WRITER = """
+    import sys
+    import time
+
+    import despina
+
+    points = int(sys.argv[1])
+    run = despina.init_run(name="live async", flush_period=3600)  # only stop() sends
+    print("RUN", run.id, flush=True)
+    for i in range(points):
+        run["train/loss"].append(i * 0.25)
+    print("LOGGED", flush=True)
+    sys.stdin.readline()  # the parent runs `despina sync` meanwhile
+    for i in range(points, points + 100):
+        run["train/loss"].append(i * 0.25)
+    started = time.monotonic()
+    run.stop(seconds=4)
+    print("STOPPED", time.monotonic() - started, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_sync_while_an_async_writer_is_running_then_stop_finishes_normally(
+    tmp_path: Path, home: Path
+) -> None:
+    """README: `despina sync` is safe while the writer still runs. The writer's own stop() must still
+    finish promptly, store the rest once, and clean up its journal."""
+    points = 60_000  # more than the first journal segment holds
+    proc = start(tmp_path, home, "live_async", LIVE_ASYNC_WRITER, str(points))
+    try:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().split()[1]
+        assert proc.stdout.readline().strip() == "LOGGED"
+        synced = despina_cli(home, "sync")
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        applied, _ = series(run_id, "train/loss")
+        assert len(applied) == points, "sync did not apply what the live writer had logged"
+        out, err = proc.communicate(input="\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    elapsed = float(out.split("STOPPED")[1])
+    assert elapsed < 3, f"stop() took {elapsed:.1f} s after a concurrent `despina sync`; stderr: {err}"
+    assert "not in the store yet" not in err, err
+    assert list((home / "journal").iterdir()) == [], "stop() left the journal behind"
+    assert_points(run_id, "train/loss", points + 100, lambda s: s * 0.25)
+    reader = despina.init_run(with_id=run_id, mode="read-only")
+    assert reader["sys/state"].fetch() == "finished"
+    reader.stop()

@@ -126,7 +126,7 @@ class Project:
         return RunsTable(rows, sort_by, ascending, limit)
 
     def stop(self) -> None:
-        self._backend.close()
+        """Nothing to release: the store is shared with this process's runs and closed at exit."""
 
     def __enter__(self) -> Project:
         return self

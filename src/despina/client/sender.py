@@ -78,6 +78,13 @@ class Sender:
 
     def _apply_batch(self, until: int | None) -> int | None:
         """Apply the next batch of records: how many were applied, or None when the backend failed."""
+        acknowledged = read_ack(self.folder)
+        if acknowledged.seq > self.position.seq:
+            # `despina sync` in another process applied (and removed) part of this journal already.
+            self.position = acknowledged
+            self._reader.forget_segments_before(acknowledged.segment)
+            if until is not None and self.position.seq >= until:
+                return 0
         result = self._reader.read(self.position, BATCH_RECORDS, until)
         if result.torn:
             self.torn = True
@@ -166,18 +173,17 @@ class Sender:
 
     def stop(self, timeout: float) -> bool:
         """Stop the thread and drain what is left within `timeout` seconds; True if all was applied."""
+        deadline = time.monotonic() + timeout
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout)
-        deadline = time.monotonic() + timeout
+            self._thread.join(max(0.0, deadline - time.monotonic()))
         done = False
         while time.monotonic() < deadline:
             if self.drain(deadline):
                 done = True
                 break
-            if self.last_error is not None:
-                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(0.2 if self.last_error is None else 1.0, max(0.0, deadline - time.monotonic())))
         self._reader.close()
         return done
 
