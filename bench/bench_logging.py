@@ -6,7 +6,7 @@ logged in the training-loop form `run[key].append(v)` (one call per key per step
 in a fresh subprocess with its own scratch HOME and data folder; the parent only starts children,
 samples the RSS of each child's process tree, measures what the child left on disk, and prints tables.
 
-    .venv/bin/python bench/bench_logging.py --steps 100000 --repeat 3 --out bench/results.jsonl
+    .venv/bin/python bench/bench_logging.py --steps 100000 --repeat 3 --out bench/results/logging.jsonl
 
 Variants (see `VARIANTS`): `floor` (an empty lambda timed the same way: the harness floor),
 `despina` (async mode, every call timed), `despina-mem` (async mode, `--mem-steps` steps, untimed: RSS
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import contextlib
 import gc
 import json
 import math
@@ -39,8 +40,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve()
 PEERS = ("mlflow", "wandb", "aim", "neptune")
@@ -124,10 +126,8 @@ def versions(names: list[str]) -> dict[str, str]:
 
     found = {}
     for name in names:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return found
 
 
@@ -156,6 +156,10 @@ class Adapter:
     def finish(self) -> dict[str, Any]:
         """Make everything durable (the tracker's own finish call); may return extra timings."""
         return {}
+
+    def baseline_bytes(self) -> int:
+        """Bytes on disk once the run has started, before the loop (the empty store's overhead)."""
+        return tree_bytes(self.data)
 
     def after_finish(self) -> dict[str, Any]:
         """Disk and read-back figures, after the finish call returned (not timed)."""
@@ -195,6 +199,11 @@ class Despina(Adapter):
             out["db" + (suffix.replace("-", "_") or "")] = path.stat().st_size if path.exists() else 0
         out["journal_dir"] = tree_bytes(self.data / "journal")
         return out
+
+    def baseline_bytes(self) -> int:
+        # The store only: the journal folder holds a preallocated 16 MiB segment from the start.
+        files = self._store_files()
+        return files["db"] + files["db_wal"]
 
     def finish(self) -> dict[str, Any]:
         pc = time.perf_counter
@@ -481,7 +490,7 @@ def child_main(spec_path: str) -> int:
     t0 = pc()
     call = adapter.start()  # imports the tracker and starts its run
     init_s = pc() - t0
-    baseline_bytes = tree_bytes(adapter.data)
+    baseline_bytes = adapter.baseline_bytes()
     timed = spec["timed"]
     n_calls = steps * series if adapter.per_key else steps
     durations = array.array("q", bytes(8 * n_calls)) if timed else None
@@ -557,11 +566,14 @@ def child_main(spec_path: str) -> int:
         rss_after_growth_mb=(rss_after - rss_before) / 1024.0,
         data_bytes=data_bytes,
         bytes_per_point=data_bytes / points if points else None,
-        net_bytes_per_point=(data_bytes - baseline_bytes) / points if points else None,
+        net_bytes_per_point=(data_bytes - baseline_bytes) / points
+        if points and not adapter.name.startswith("despina")
+        else None,
         versions=versions(list(adapter.packages)),
         **stats,
         **extra,
     )
+    Path(spec["finished_marker"]).touch()  # the parent's tree-RSS sampler stops counting here
     if not finished:
         try:
             out.save(**adapter.progress())
@@ -617,22 +629,21 @@ def tree_rss_bytes(pid: int) -> int:
 class TreeSampler(threading.Thread):
     """Peak RSS of a child's whole process tree (wandb-core, mlflow workers, ...), every `period` s."""
 
-    def __init__(self, pid: int, period: float) -> None:
+    def __init__(self, pid: int, period: float, marker: Path) -> None:
         super().__init__(daemon=True)
-        self.pid, self.period, self.peak = pid, period, 0
+        self.pid, self.period, self.peak, self.marker = pid, period, 0, marker
         self.stop_event = threading.Event()
 
     def run(self) -> None:
-        while not self.stop_event.is_set():
+        # Until the child has measured its finish: the read-back after it is not the tracker's cost.
+        while not self.stop_event.is_set() and not self.marker.exists():
             self.peak = max(self.peak, tree_rss_bytes(self.pid))
             self.stop_event.wait(self.period)
 
 
 def kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def run_child(
@@ -642,7 +653,13 @@ def run_child(
     data, home = work / "data", work / "home"
     data.mkdir(parents=True)
     home.mkdir()
-    spec = dict(spec, variant=variant, data_dir=str(data), result_path=str(work / "result.json"))
+    spec = dict(
+        spec,
+        variant=variant,
+        data_dir=str(data),
+        result_path=str(work / "result.json"),
+        finished_marker=str(work / "finished"),
+    )
     spec_path = work / "spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     env = {
@@ -669,7 +686,7 @@ def run_child(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        sampler = TreeSampler(proc.pid, sample_period) if sample_period > 0 else None
+        sampler = TreeSampler(proc.pid, sample_period, work / "finished") if sample_period > 0 else None
         if sampler:
             sampler.start()
         killed = False
@@ -706,9 +723,12 @@ def run_child(
             "db_wal": (data / "despina.db-wal").stat().st_size if (data / "despina.db-wal").exists() else 0,
             "journal_dir": tree_bytes(data / "journal"),
         }
-        points = result.get("points") or 0
         # On-disk size of the store once SQLite has checkpointed: the child's exit closes it.
-        result["store_bytes_per_point"] = result["store_after_exit"]["db"] / points if points else None
+        disk = result["store_after_exit"]["db"]
+    else:
+        disk = result["data_bytes_after_exit"]
+    points = result.get("points") or 0
+    result["disk_bytes_per_point"] = disk / points if points else None
     if result.get("stage") != "done":
         tail = (work / "child.log").read_bytes()[-2000:].decode("utf-8", "replace")
         result["log_tail"] = tail
@@ -732,7 +752,7 @@ def agg(rows: list[dict[str, Any]], key: str, digits: int = 1) -> str:
     mid = statistics.median(values)
     if len(values) == 1:
         return fmt(float(mid), digits)
-    return f"{fmt(float(mid), digits)} [{fmt(float(min(values)), digits)}–{fmt(float(max(values)), digits)}]"
+    return f"{fmt(float(mid), digits)} [{fmt(float(min(values)), digits)}-{fmt(float(max(values)), digits)}]"
 
 
 def med(rows: list[dict[str, Any]], key: str) -> float | None:
@@ -766,7 +786,6 @@ def main_table(results: dict[str, list[dict[str, Any]]], args: argparse.Namespac
             finish = f"> {fmt(med(ok, 'finish_s'), 0)} (cut off" + (
                 f"; {100 * statistics.median(stored):.0f}% stored)" if stored else ")"
             )
-        bpp_key = "store_bytes_per_point" if variant.startswith("despina") else "bytes_per_point"
         lines.append(
             "| "
             + " | ".join(
@@ -779,7 +798,7 @@ def main_table(results: dict[str, list[dict[str, Any]]], args: argparse.Namespac
                     agg(ok, "loop_us_per_point", 2),
                     full,
                     finish,
-                    agg(ok, bpp_key, 1),
+                    agg(ok, "disk_bytes_per_point", 1),
                     agg(ok, "rss_growth_mb", 1),
                     agg(ok, "tree_peak_mb", 0),
                     agg(ok, "load_1min_before", 2),
@@ -800,7 +819,7 @@ def ratio_table(results: dict[str, list[dict[str, Any]]]) -> str:
         ("call_p99_us", "call p99"),
         ("loop_us_per_point", "loop µs/point"),
         ("finish_s", "finish s"),
-        ("bytes_per_point", "B/point"),
+        ("disk_bytes_per_point", "B/point"),
         ("rss_growth_mb", "RSS growth"),
     ]
     for rows in results.values():
@@ -808,8 +827,6 @@ def ratio_table(results: dict[str, list[dict[str, Any]]]) -> str:
             if r.get("call_median_us") is not None and r.get("calls_per_step"):
                 per_call = r["series"] // r["calls_per_step"] if r.get("series") else 1
                 r["median_per_point"] = r["call_median_us"] / per_call
-    for r in base:
-        r["bytes_per_point"] = r.get("store_bytes_per_point")
     head = "| peer variant / despina | " + " | ".join(label for _, label in keys) + " |"
     lines = [head, "|" + "---|" * (len(keys) + 1)]
     for variant, rows in results.items():
@@ -824,7 +841,11 @@ def ratio_table(results: dict[str, list[dict[str, Any]]]) -> str:
             elif mine <= 0:
                 cells.append(f"{fmt(peer, 2)} vs {fmt(mine, 2)}")
             else:
-                cells.append(f"{peer / mine:,.1f}x")
+                ratio = peer / mine
+                text = f"{ratio:,.1f}x" if ratio >= 1 else f"{ratio:.2g}x"
+                if key == "finish_s" and any(not r.get("finished", True) for r in ok):
+                    text = "> " + text
+                cells.append(text)
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -845,7 +866,7 @@ def goals(results: dict[str, list[dict[str, Any]]], floor: list[dict[str, Any]])
         check("call median", med(rows, "call_median_us"), 1, "µs")
         check("call p99", med(rows, "call_p99_us"), 5, "µs")
         check("finish (wait + stop after the loop)", med(rows, "finish_s"), 3, "s")
-        check("store size", med(rows, "store_bytes_per_point"), 16, "B/point")
+        check("store size (despina.db after exit)", med(rows, "disk_bytes_per_point"), 16, "B/point")
         for r in rows:
             a = r.get("store_after_stop", {})
             e = r.get("store_after_exit", {})
@@ -853,7 +874,8 @@ def goals(results: dict[str, list[dict[str, Any]]], floor: list[dict[str, Any]])
                 f"  rep {r['repetition']}: points {r.get('points')}, read back {r.get('readback_points')} "
                 f"(sql {r.get('sql_points')}, last values ok: {r.get('readback_last_ok')}); "
                 f"wait {fmt(r.get('wait_s'), 2)} s + stop {fmt(r.get('stop_s'), 2)} s; "
-                f"after stop(): despina.db {a.get('db')} B, -wal {a.get('db_wal')} B, -shm {a.get('db_shm')} B, "
+                f"after stop(): despina.db {a.get('db')} B, -wal {a.get('db_wal')} B, "
+                f"-shm {a.get('db_shm')} B, "
                 f"journal {a.get('journal_dir')} B; after exit: despina.db {e.get('db')} B, "
                 f"-wal {e.get('db_wal')} B, journal {e.get('journal_dir')} B"
                 + (f"; readback error: {r['readback_error']}" if r.get("readback_error") else "")
@@ -869,14 +891,18 @@ def goals(results: dict[str, list[dict[str, Any]]], floor: list[dict[str, Any]])
         for r in mem:
             out.append(
                 f"  rep {r['repetition']}: RSS before {r.get('rss_before_kb', 0) / 1024:.0f} MB, after loop "
-                f"{r.get('rss_after_loop_kb', 0) / 1024:.0f} MB, after stop {r.get('rss_after_kb', 0) / 1024:.0f} MB, "
-                f"peak {r.get('hwm_kb', 0) / 1024:.0f} MB (peak reset before the loop: {r.get('hwm_reset')}); "
-                f"loop {fmt(r.get('loop_us_per_point'), 2)} µs/point untimed; finish {fmt(r.get('finish_s'), 2)} s; "
+                f"{r.get('rss_after_loop_kb', 0) / 1024:.0f} MB, "
+                f"after stop {r.get('rss_after_kb', 0) / 1024:.0f} MB, "
+                f"peak {r.get('hwm_kb', 0) / 1024:.0f} MB "
+                f"(peak reset before the loop: {r.get('hwm_reset')}); "
+                f"loop {fmt(r.get('loop_us_per_point'), 2)} µs/point untimed; "
+                f"finish {fmt(r.get('finish_s'), 2)} s; "
                 f"read back {r.get('readback_points')}"
             )
     if floor:
         out.append(
-            f"- harness floor (empty lambda, timed the same way): median {agg(floor, 'call_median_us', 2)} µs, "
+            "- harness floor (empty lambda, timed the same way): "
+            f"median {agg(floor, 'call_median_us', 2)} µs, "
             f"p99 {agg(floor, 'call_p99_us', 2)} µs, loop {agg(floor, 'loop_us_per_point', 2)} µs/point"
         )
     return "\n".join(out)
@@ -982,17 +1008,20 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# despina logging benchmark: {args.series} series x {args.steps:,} steps = "
         f"{args.series * args.steps:,} points per run; repeat {args.repeat}; "
-        f"peers capped at {args.peer_seconds:g} s of loop (finish cut off after {args.peer_finish_timeout:g} s)"
+        f"peers capped at {args.peer_seconds:g} s of loop "
+        f"(finish cut off after {args.peer_finish_timeout:g} s)"
     )
     print(
-        f"# python {platform.python_version()}, {os.cpu_count()} cores, {platform.platform()}; scratch {scratch}"
+        f"# python {platform.python_version()}, {os.cpu_count()} cores, {platform.platform()}; "
+        f"scratch {scratch}"
     )
     if skipped:
         print("# skipped: " + "; ".join(skipped))
     sys.stdout.flush()
 
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in plan}
-    out_fh = open(args.out, "a", encoding="utf-8") if args.out else None
     try:
         for rep in range(args.repeat):
             for name, python in plan:
@@ -1015,7 +1044,8 @@ def main(argv: list[str] | None = None) -> int:
                 results[name].append(result)
                 status = result.get("stage")
                 print(
-                    f"{status}; loop {fmt(result.get('loop_s'), 2)} s, finish {fmt(result.get('finish_s'), 2)} s, "
+                    f"{status}; loop {fmt(result.get('loop_s'), 2)} s, "
+                    f"finish {fmt(result.get('finish_s'), 2)} s, "
                     f"wall {result['wall_s']:.1f} s"
                     + (
                         f"; error: {result.get('finish_error') or result.get('after_error')}"
@@ -1026,14 +1056,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if status != "done" and result.get("log_tail"):
                     print("#   child log tail: " + result["log_tail"].strip().replace("\n", "\n#   ")[-800:])
-                if out_fh:
-                    out_fh.write(json.dumps(result) + "\n")
-                    out_fh.flush()
+                if args.out:
+                    with open(args.out, "a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(result) + "\n")
                 if not args.keep:
                     shutil.rmtree(scratch / f"{name}-{rep}" / "data", ignore_errors=True)
     finally:
-        if out_fh:
-            out_fh.close()
         if not args.keep and not args.scratch:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -1044,18 +1072,25 @@ def main(argv: list[str] | None = None) -> int:
         "Per-call times: perf_counter_ns around each call through one lambda (keys precomputed); "
         "loop µs/point = loop wall time / points (includes the harness); finish = the tracker's "
         "finish call after the loop (despina: run.wait() then run.stop()). B/point: despina = despina.db "
-        "after the child exited (SQLite checkpointed), peers = their data folder after exit, over points logged. "
+        "after the child exited (SQLite checkpointed), peers = their data folder after exit, "
+        "over points logged. "
         "RSS growth = main process peak (VmHWM, reset before the loop) - VmRSS before the loop; tree peak = "
         "sampled RSS of the child's whole process tree."
     )
     if any(r.get("capped") for rows in results.values() for r in rows):
         print(
-            f"Capped rows: the peer's loop stopped after {args.peer_seconds:g} s; 'loop s (full workload)' scales "
+            f"Capped rows: the peer's loop stopped after {args.peer_seconds:g} s; "
+            "'loop s (full workload)' scales "
             "its measured per-point time to all points (extrap.); finish s and B/point are for the points "
             "actually logged, not scaled."
         )
     stored = [
         f"{v} rep {r['repetition']}: {r['sql_points']:,} of {r.get('points', 0):,}"
+        + (
+            f" ({r['sql_points'] / r['finish_s']:,.0f} points/s stored during the cut-off finish)"
+            if not r.get("finished", True) and r.get("finish_s")
+            else ""
+        )
         for v, rows in results.items()
         for r in rows
         if not v.startswith("despina") and r.get("sql_points") is not None
@@ -1069,7 +1104,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print("Ratios peer / despina (median over repetitions; > 1 means despina is better):")
         print(ratio_table(results))
-        vers = {}
+        vers: dict[str, str] = {}
         for rows in results.values():
             for r in rows:
                 vers.update(r.get("versions") or {})

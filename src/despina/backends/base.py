@@ -58,5 +58,8 @@ class Backend(ABC):
     @abstractmethod
     def open_blob(self, sha256: str) -> BinaryIO: ...
 
+    def checkpoint(self) -> None:  # noqa: B027 - optional hook
+        """Make what was applied durable in the store's main files."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -74,6 +74,9 @@ class LocalBackend(Backend):
     def open_blob(self, sha256: str) -> BinaryIO:
         return self.store.open_blob(sha256)
 
+    def checkpoint(self) -> None:
+        self.store.checkpoint()
+
     def close(self) -> None:
         self.store.close()
 

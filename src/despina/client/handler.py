@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import struct
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -160,9 +161,12 @@ class Handler:
             elif (step.__class__ is not int and step.__class__ is not float) or not step > fast.last:
                 self._append(value, step, timestamp, wait)
                 return
-            fast.last = step
+            try:
+                fast.put(fast.path_id, step, _time(), value)
+            except (struct.error, OverflowError):
+                raise FieldTypeError(f"{value!r} for {self._path!r} does not fit in a 64-bit float") from None
+            fast.last = step  # only once the point is in the journal
             fast.auto = step + 1.0
-            fast.put(fast.path_id, step, _time(), value)
             return
         self._append(value, step, timestamp, wait)
 

@@ -448,6 +448,8 @@ class Run:
             assert self.journal_folder is not None
             if self._sender is not None and done and pending == 0:
                 shutil.rmtree(self.journal_folder, ignore_errors=True)
+                if self._backend is not None:
+                    self._backend.checkpoint()
             elif self.mode == "offline":
                 print(
                     f"Despina: offline run saved in {self.journal_folder}; run `despina sync` to store it.",

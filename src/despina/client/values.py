@@ -65,7 +65,10 @@ def float_point(path: str, value: object) -> float:
     if _is_numpy_scalar(value):
         value = value.item()  # type: ignore[attr-defined]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise FieldTypeError(f"{value!r} for {path!r} does not fit in a 64-bit float") from None
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     raise FieldTypeError(f"{path!r} is a float series; {value!r} ({type(value).__name__}) is not a number")

@@ -186,5 +186,8 @@ class Store(ABC):
     def list_projects(self) -> list[str]:
         """Names of all projects."""
 
+    def checkpoint(self) -> None:  # noqa: B027 - optional hook
+        """Make everything written so far durable in the store's main files (SQLite: fold the WAL in)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

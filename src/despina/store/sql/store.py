@@ -158,6 +158,18 @@ class SqlStore(Store):
             if conn.execute(select(t.schema_info.c.version)).first() is None:
                 conn.execute(insert(t.schema_info).values(version=t.SCHEMA_VERSION))
 
+    def checkpoint(self) -> None:
+        if not self._sqlite:
+            return
+        raw = self._write_engine.raw_connection()
+        try:
+            # Best effort: with other processes reading, SQLite folds in what it can and says busy.
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:
+            pass
+        finally:
+            raw.close()
+
     def close(self) -> None:
         self._write_engine.dispose()
         self._read_engine.dispose()
