@@ -23,6 +23,8 @@ ENV_URL = "DESPINA_URL"
 ENV_API_TOKEN = "DESPINA_API_TOKEN"
 ENV_CUSTOM_RUN_ID = "DESPINA_CUSTOM_RUN_ID"
 ENV_STOP_TIMEOUT = "DESPINA_STOP_TIMEOUT"
+ENV_CRASH_TIMEOUT = "DESPINA_CRASH_TIMEOUT"
+ENV_PING_INTERVAL = "DESPINA_PING_INTERVAL"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Settings:
     api_token: str | None
     custom_run_id: str | None
     stop_timeout: float
+    crash_timeout: float  # a running run without a heartbeat for this long reads as crashed
+    ping_interval: float  # how often a live run writes its heartbeat
 
 
 def _float_env(name: str, default: float) -> float:
@@ -70,4 +74,6 @@ def read_settings() -> Settings:
         api_token=os.environ.get(ENV_API_TOKEN) or None,
         custom_run_id=os.environ.get(ENV_CUSTOM_RUN_ID) or None,
         stop_timeout=_float_env(ENV_STOP_TIMEOUT, 60.0),
+        crash_timeout=_float_env(ENV_CRASH_TIMEOUT, 60.0),
+        ping_interval=_float_env(ENV_PING_INTERVAL, 10.0),
     )

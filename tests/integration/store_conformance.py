@@ -522,7 +522,7 @@ class StoreConformance:
         assert values_of(store, run)["ok"] is True
         assert store.fields(PROJECT, run.id)["acc"].value.count == 5
 
-    def test_only_name_description_state_and_failed_of_sys_can_be_assigned(self, store: Store) -> None:
+    def test_sys_fields_derived_from_the_run_record_cannot_be_assigned(self, store: Store) -> None:
         run = new_run(store, owner="alice")
         result = ingest(
             store,
@@ -551,6 +551,30 @@ class StoreConformance:
         )
         assert [m for m in result.rejected if "sys/id" in m or "sys/owner" in m], result.rejected
         assert len(result.rejected) == 2, result.rejected
+
+    def test_despina_bookkeeping_sys_fields_are_stored(self, store: Store) -> None:
+        run = new_run(store)
+        ingest(store, run, [atom("sys/hostname", "gpu-box-3"), atom("sys/running_time", 12.5)])
+        assert values_of(store, run, "sys")["sys/hostname"] == "gpu-box-3"
+        assert values_of(store, run, "sys")["sys/running_time"] == 12.5
+
+    def test_a_running_run_without_a_recent_heartbeat_reads_as_crashed(self, store: Store) -> None:
+        alive, dead, done = new_run(store), new_run(store), new_run(store)
+        now = datetime.now(timezone.utc)
+        ingest(store, alive, [atom("sys/ping_time", now)])
+        ingest(store, dead, [atom("sys/ping_time", now - timedelta(hours=5))])
+        ingest(store, done, [atom("sys/ping_time", now - timedelta(hours=5)), atom("sys/state", "finished")])
+        assert store.get_run(PROJECT, alive.id).state == "running"
+        assert store.get_run(PROJECT, dead.id).state == "crashed"
+        assert values_of(store, dead, "sys")["sys/state"] == "crashed"
+        assert store.get_run(PROJECT, done.id).state == "finished"
+        crashed = {row["sys/id"].value for row in store.runs_table(PROJECT, state=["crashed"])}
+        running = {row["sys/id"].value for row in store.runs_table(PROJECT, state=["running"])}
+        assert crashed == {dead.id}
+        assert running == {alive.id}
+        # A resumed run beats again and is running once more.
+        ingest(store, dead, [atom("sys/ping_time", now)], writer="writer-2")
+        assert store.get_run(PROJECT, dead.id).state == "running"
 
     # -- deleting ---------------------------------------------------------------------------------------
 

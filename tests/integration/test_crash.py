@@ -33,7 +33,9 @@ CHILD = textwrap.dedent(
     import despina
 
     flush_period, weights = float(sys.argv[1]), sys.argv[2]
-    run = despina.init_run(name="crashy", flush_period=flush_period)
+    # Printing every step is how the test learns what was logged; capturing it too would only double
+    # the journal (console capture has its own tests).
+    run = despina.init_run(name="crashy", flush_period=flush_period, capture_stdout=False)
     print("RUN", run.id, flush=True)
     run["model/weights"].upload(weights)
     run["parameters/lr"] = 0.01
@@ -277,7 +279,8 @@ def test_status_and_clear_around_a_crash(
     assert str(crashed) in row
     assert "exited" in row
     counts = [int(word) for word in row.replace("│", " ").split() if word.isdigit()]
-    assert any(logged <= count <= logged + 5 for count in counts), (logged, row)
+    # Plus what the run records by itself: sys/ bookkeeping, source, environment, heartbeats, metrics.
+    assert any(logged <= count <= logged + 60 for count in counts), (logged, row)
     assert "despina sync" in status.stdout
 
     synced = despina_cli(home, "sync")

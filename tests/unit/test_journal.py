@@ -212,31 +212,45 @@ def test_float_points_and_ops_read_back_in_order(writer: JournalWriter, folder: 
     assert result.torn is False
 
     by_seq = dict(result.items)
-    assert sorted(by_seq) == [0, 1, 5, 6, 7, 8]
+    # Points of a series merge across operations on unrelated paths (they commute).
+    assert sorted(by_seq) == [0, 1, 5, 7, 8]
     loss = by_seq[0]
     assert isinstance(loss, AppendPoints)
     assert (loss.path, loss.type) == ("train/loss", ft.FLOAT_SERIES)
-    assert loss.seqs is not None and loss.seqs.tolist() == [0, 2, 4]
-    assert loss.steps.tolist() == [0.0, 1.0, 2.0]
-    assert loss.timestamps.tolist() == [100.0, 101.0, 102.0]
-    assert loss.values.tolist() == [1.0, 0.9, math.inf]
+    assert loss.seqs is not None and loss.seqs.tolist() == [0, 2, 4, 6]
+    assert loss.steps.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert loss.timestamps.tolist() == [100.0, 101.0, 102.0, 103.0]
+    assert loss.values.tolist()[:3] == [1.0, 0.9, math.inf]
+    assert math.isnan(loss.values[3])
     acc = by_seq[1]
     assert isinstance(acc, AppendPoints)
     assert acc.path == "train/acc"
     assert acc.seqs is not None and acc.seqs.tolist() == [1, 3]
     assert acc.values.tolist() == [0.5, 0.6]
     assert by_seq[5] == AssignAtom("params/lr", ft.FLOAT, 0.1)
-    late = by_seq[6]
-    assert isinstance(late, AppendPoints)
-    assert late.seqs is not None and late.seqs.tolist() == [6]
-    assert math.isnan(late.values[0])
     assert by_seq[7] == AddStrings("sys/tags", ("a", "b"))
     assert by_seq[8] == DeleteField("old")
-
-    # an operation is never reordered with the float points around it
     order = [seq for seq, _ in result.items]
-    assert order.index(5) > max(order.index(0), order.index(1))
-    assert order.index(5) < order.index(6) < order.index(7) < order.index(8)
+    assert order.index(7) < order.index(8)
+    assert [r for _, r in flatten(result.items)] == log.records
+
+
+def test_points_never_move_across_an_operation_on_their_namespace(
+    writer: JournalWriter, folder: Path
+) -> None:
+    log = Log(writer)
+    log.float("train/loss", 0.0, 100.0, 1.0)
+    log.op(AssignAtom("other", ft.FLOAT, 0.1))
+    log.float("train/loss", 1.0, 101.0, 0.9)
+    log.op(DeleteField("train"))
+    log.float("train/loss", 0.0, 102.0, 0.5)
+    result = JournalReader(folder).read(Position(), 100)
+    ops = [op for _, op in result.items]
+    delete_at = ops.index(DeleteField("train"))
+    before = [op for op in ops[:delete_at] if isinstance(op, AppendPoints)]
+    after = [op for op in ops[delete_at:] if isinstance(op, AppendPoints)]
+    assert [p.steps.tolist() for p in before] == [[0.0, 1.0]]
+    assert [p.steps.tolist() for p in after] == [[0.0]]
     assert [r for _, r in flatten(result.items)] == log.records
 
 

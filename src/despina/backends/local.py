@@ -13,7 +13,7 @@ from despina.client.operations import Operation, referenced_files
 from despina.config import Settings
 from despina.exceptions import DespinaConfigError
 from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData, Store
-from despina.store.sql.store import open_embedded_store
+from despina.store.sql.store import SqlStore, open_embedded_store
 
 
 class LocalBackend(Backend):
@@ -98,5 +98,8 @@ def backend_for(settings: Settings) -> Backend:
     with _backends_lock:
         backend = _backends.get(settings.home)
         if backend is None or not (settings.home / "despina.db").exists():
-            backend = _backends[settings.home] = LocalBackend(open_embedded_store(settings.home))
+            store = open_embedded_store(settings.home, settings.crash_timeout)
+            backend = _backends[settings.home] = LocalBackend(store)
+        elif isinstance(backend.store, SqlStore):
+            backend.store.crash_timeout = settings.crash_timeout
         return backend

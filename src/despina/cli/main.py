@@ -77,7 +77,8 @@ def sync(path: str | None, run_id: str | None, home: str | None) -> None:
         try:
             status = journal_status(folder)
         except Exception as exc:
-            broken.append((folder, f"{type(exc).__name__}: {exc}"))
+            if folder.exists():  # a journal that vanished was finished by its own writer
+                broken.append((folder, f"{type(exc).__name__}: {exc}"))
             continue
         if run_id is None or status.run_id == run_id:
             statuses.append(status)

@@ -372,7 +372,7 @@ class JournalReader:
             off += HEADER.size + length
             seq += 1
             count += 1
-        return ReadResult(items, Position(seq, seg, off), count, torn)
+        return ReadResult(coalesce(items), Position(seq, seg, off), count, torn)
 
     def _anything_after(self, seg: int) -> bool:
         return segment_path(self.folder, seg + 1).exists()
@@ -419,6 +419,64 @@ class JournalReader:
             )
 
 
+def _related(a: str, b: str) -> bool:
+    """Whether two paths can affect each other (the same field, or one's namespace holds the other)."""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def coalesce(items: list[tuple[int, Operation]]) -> list[tuple[int, Operation]]:
+    """Merge the appends to each series in a batch into one operation.
+
+    Training loops interleave series points with other records (a printed line, a tag); applied one
+    by one, each would cost a store round trip. Operations on unrelated paths commute, so points of a
+    series are gathered until an operation touching that path (or its namespace) comes, and each
+    merged append keeps every point's own sequence number for idempotent replay.
+    """
+    out: list[tuple[int, Operation]] = []
+    pending: dict[str, list[tuple[int, AppendPoints]]] = {}
+
+    def flush(path: str) -> None:
+        parts = pending.pop(path)
+        first_seq, first = parts[0]
+        if len(parts) == 1:
+            out.append(parts[0])
+            return
+        seqs = np.concatenate(
+            [p.seqs if p.seqs is not None else np.full(len(p), s, dtype=np.int64) for s, p in parts]
+        )
+        if first.type == ft.FLOAT_SERIES:
+            values: Any = np.concatenate([np.asarray(p.values, dtype=np.float64) for _, p in parts])
+        else:
+            values = [v for _, p in parts for v in p.values]
+        merged = AppendPoints(
+            path,
+            first.type,
+            np.concatenate([np.asarray(p.steps, dtype=np.float64) for _, p in parts]),
+            np.concatenate([np.asarray(p.timestamps, dtype=np.float64) for _, p in parts]),
+            values,
+            seqs,
+        )
+        out.append((first_seq, merged))
+
+    for seq, op in items:
+        if isinstance(op, AppendPoints):
+            waiting = pending.get(op.path)
+            if waiting is not None and waiting[0][1].type != op.type:
+                flush(op.path)
+                waiting = None
+            if waiting is None:
+                pending[op.path] = [(seq, op)]
+            else:
+                waiting.append((seq, op))
+            continue
+        for path in [p for p in pending if _related(p, op.path)]:
+            flush(path)
+        out.append((seq, op))
+    for path in list(pending):
+        flush(path)
+    return out
+
+
 def _written_after(mm: mmap.mmap, offset: int) -> bool:
     """Whether anything was written past `offset`: a bad record followed by data is corruption, not a
     torn tail (the preallocated rest of a segment is zeros)."""
@@ -437,19 +495,32 @@ def list_journals(home: Path) -> list[Path]:
 
 
 def pending_records(folder: Path) -> int:
-    """Records in a journal not yet acknowledged (reads the journal; for status and messages)."""
-    reader = JournalReader(folder)
-    try:
-        position = read_ack(folder)
-        total = 0
-        while True:
-            result = reader.read(position, 1_000_000)
-            if result.records == 0:
-                return total
-            total += result.records
-            position = result.end
-    finally:
-        reader.close()
+    """Records in a journal not yet acknowledged, as written at this moment.
+
+    Hops from header to header without decoding, which is much faster than a writer can append, so it
+    ends even while the writer is still logging (a torn last record may be counted).
+    """
+    position = read_ack(folder)
+    segment, offset, count = position.segment, position.offset, 0
+    while True:
+        path = segment_path(folder, segment)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return count
+        size = len(data)
+        while offset + HEADER.size <= size:
+            (length,) = _LENGTH.unpack_from(data, offset)
+            if length == 0 or offset + HEADER.size + length > size:
+                break
+            offset += HEADER.size + length
+            count += 1
+        if not segment_path(folder, segment + 1).exists():
+            return count
+        segment, offset = segment + 1, 0
+
+
+_LENGTH = struct.Struct("<I")
 
 
 def new_writer_id() -> str:

@@ -13,11 +13,13 @@ journal to the backend (see journal.py and sender.py). Modes only change who dra
 from __future__ import annotations
 
 import atexit
+import os
 import re
 import shutil
 import sys
+import traceback
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,6 +33,8 @@ from despina.client.operations import AppendPoints, AssignAtom, DeleteField, Fil
 from despina.client.paths import check_user_writable, validate_path
 from despina.client.sender import Sender
 from despina.config import MODES, Settings, read_settings
+from despina.context import failure
+from despina.context.capture import ContextOptions, RunContext
 from despina.exceptions import (
     DespinaConfigError,
     FieldPathError,
@@ -96,6 +100,15 @@ class Run:
         fork_run_id: str | None = None,
         fork_step: float | None = None,
         fail_on_exception: bool = True,
+        source_files: str | Sequence[str] | None = None,
+        git_ref: bool | None = None,
+        dependencies: str | os.PathLike[str] | None = None,
+        capture_stdout: bool | None = None,
+        capture_stderr: bool | None = None,
+        capture_hardware_metrics: bool | None = None,
+        capture_traceback: bool = True,
+        monitoring_interval: float = 10.0,
+        monitoring_namespace: str | None = None,
     ) -> None:
         settings = read_settings()
         self._settings = settings
@@ -123,6 +136,26 @@ class Run:
         self.project = (
             resolve_project(project, settings) if self.mode != "debug" or project else "debug/debug"
         )
+        if not isinstance(monitoring_interval, (int, float)) or monitoring_interval <= 0:
+            raise DespinaConfigError(
+                f"monitoring_interval must be a positive number of seconds, not {monitoring_interval!r}"
+            )
+        if dependencies is not None and dependencies != "infer" and not Path(dependencies).is_file():
+            raise DespinaConfigError(f"dependencies={dependencies!r} is neither 'infer' nor an existing file")
+        self.custom_run_id = custom_run_id
+        context_options = ContextOptions(
+            source_files=source_files,
+            git_ref=git_ref is not False,
+            dependencies=dependencies,
+            capture_stdout=capture_stdout is not False,
+            capture_stderr=capture_stderr is not False,
+            capture_hardware_metrics=capture_hardware_metrics is not False,
+            capture_traceback=capture_traceback,
+            monitoring_interval=float(monitoring_interval),
+            monitoring_namespace=monitoring_namespace,
+        )
+        self._context: RunContext | None = None
+        self._running_before = 0.0
         self._tags = _tags(tags)
         self._fail_on_exception = fail_on_exception
         self._handlers: dict[str, Handler] = {}
@@ -191,6 +224,10 @@ class Run:
                 self["sys/description"] = description
             if self._tags:
                 self["sys/tags"].add(list(self._tags))
+        if self.mode in ("async", "sync", "offline"):
+            self._context = RunContext(self, context_options, settings.ping_interval)
+            self._context.start(new_run=not existing, running_before=self._running_before)
+            failure.install(_fail_live_runs)
         if self._sender is not None and self.mode == "async":
             self._sender.start(float(flush_period))
         if self._sender is not None and self.mode == "sync":
@@ -208,6 +245,8 @@ class Run:
             self._add_namespaces(path)
             if field.type in ft.SERIES_TYPES:
                 self._series[path] = SeriesState(field.type, field.value.last_step)
+            elif path == "sys/running_time" and isinstance(field.value, float):
+                self._running_before = field.value
 
     def _add_namespaces(self, path: str) -> None:
         parts = path.split("/")
@@ -283,6 +322,22 @@ class Run:
                 )
             )
         self._after_write(wait)
+
+    def _emit_internal(self, op: Operation) -> None:
+        """Despina's own writes (sys/ bookkeeping): no user-path checks."""
+        if self._writer is not None and not self._stopped:
+            self._writer.put_op(op)
+            self._after_write(False)
+
+    def _fail(self, traceback_text: str) -> None:
+        """The process is failing (uncaught exception, SIGTERM): keep the traceback, end as failed."""
+        if self._stopped:
+            return
+        if self._context is not None:
+            self._context.record_failure(traceback_text)
+        if self._fail_on_exception:
+            self._failed = True
+        self.stop()
 
     def _after_write(self, wait: bool) -> None:
         if self._sender is not None and (wait or self.mode == "sync"):
@@ -429,6 +484,8 @@ class Run:
         `seconds` (default DESPINA_STOP_TIMEOUT, 60 s). Never hangs: what is left stays on disk."""
         if self._stopped:
             return
+        if self._context is not None:
+            self._context.stop()
         if self._writer is not None:
             state = "failed" if self._failed else "finished"
             if self._failed:
@@ -468,8 +525,11 @@ class Run:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc_type is not None and self._fail_on_exception:
-            self._failed = True
+        if exc_type is not None and exc is not None:
+            if self._context is not None:
+                self._context.record_failure("".join(traceback.format_exception(exc_type, exc, tb)))
+            if self._fail_on_exception:
+                self._failed = True
         self.stop()
 
     def __repr__(self) -> str:
@@ -480,6 +540,11 @@ class Run:
 
 
 _live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+
+
+def _fail_live_runs(traceback_text: str) -> None:
+    for run in list(_live_runs):
+        run._fail(traceback_text)
 
 
 @atexit.register
@@ -502,11 +567,26 @@ def init_run(
     fork_run_id: str | None = None,
     fork_step: float | None = None,
     fail_on_exception: bool = True,
+    source_files: str | Sequence[str] | None = None,
+    git_ref: bool | None = None,
+    dependencies: str | os.PathLike[str] | None = None,
+    capture_stdout: bool | None = None,
+    capture_stderr: bool | None = None,
+    capture_hardware_metrics: bool | None = None,
+    capture_traceback: bool = True,
+    monitoring_interval: float = 10.0,
+    monitoring_namespace: str | None = None,
 ) -> Run:
     """Start a new run, or resume one (`with_id="KEY-12"`), or join one (`custom_run_id=...`).
 
     Project defaults to DESPINA_PROJECT, mode to DESPINA_MODE (else "async"). Without a server
     configured the run goes to the embedded store in DESPINA_HOME (default ./.despina).
+
+    A run records by itself (each switch turns one off): the entry script or `source_files` globs
+    under `source_code/`, the git state (`git_ref=False`), installed packages
+    (`dependencies="infer"` or a requirements file), the environment, hardware metrics every
+    `monitoring_interval` seconds, stdout/stderr and the traceback of a failure under
+    `monitoring/<process key>/`, and a heartbeat that tells a killed run (`crashed`) from a live one.
     """
     return Run(
         project,
@@ -520,4 +600,13 @@ def init_run(
         fork_run_id=fork_run_id,
         fork_step=fork_step,
         fail_on_exception=fail_on_exception,
+        source_files=source_files,
+        git_ref=git_ref,
+        dependencies=dependencies,
+        capture_stdout=capture_stdout,
+        capture_stderr=capture_stderr,
+        capture_hardware_metrics=capture_hardware_metrics,
+        capture_traceback=capture_traceback,
+        monitoring_interval=monitoring_interval,
+        monitoring_namespace=monitoring_namespace,
     )

@@ -71,10 +71,11 @@ class Sender:
         finally:
             self._drain_lock.release()
 
-    def drain_once(self) -> bool:
-        """Apply one batch (so a caller can show progress); False on error."""
+    def drain_once(self, until: int | None = None) -> bool:
+        """Apply one batch, stopping before record `until` (so a caller can show progress); False on
+        error."""
         with self._drain_lock:
-            return self._apply_batch(None) is not None
+            return self._apply_batch(until) is not None
 
     def _apply_batch(self, until: int | None) -> int | None:
         """Apply the next batch of records: how many were applied, or None when the backend failed."""
@@ -86,7 +87,7 @@ class Sender:
             if until is not None and self.position.seq >= until:
                 return 0
         # Records below a live writer's committed count are whole: skip re-checking their checksums.
-        result = self._reader.read(self.position, BATCH_RECORDS, until, verify=until is None)
+        result = self._reader.read(self.position, BATCH_RECORDS, until, verify=self.writer is None)
         if result.torn:
             self.torn = True
         if result.records == 0:

@@ -21,6 +21,7 @@ from despina.client.journal import (
     writer_is_alive,
 )
 from despina.client.sender import Sender
+from despina.exceptions import JournalError
 from despina.store.base import RunCreate
 
 
@@ -64,7 +65,12 @@ def sync_journal(
     folder: Path, backend: Backend, progress: Callable[[int], None] | None = None
 ) -> SyncOutcome:
     """Apply every complete record of one journal; creates the run first for an offline journal."""
-    meta = read_meta(folder)
+    try:
+        meta = read_meta(folder)
+    except JournalError:
+        if not folder.exists():  # its writer finished and removed it meanwhile: nothing left to do
+            return SyncOutcome(folder, None, 0)
+        raise
     project = meta["project"]
     run_id = meta.get("run_id")
     if run_id is None:
@@ -77,10 +83,12 @@ def sync_journal(
             write_ack(folder, read_ack(folder), {"run_id": run_id})
     sender = Sender(backend, folder, project, run_id, meta["writer_id"])
     start = sender.position.seq
+    # What is there now: a writer still logging must not keep this sync going forever.
+    target = start + pending_records(folder)
     try:
-        while True:
+        while sender.position.seq < target:
             before = sender.position.seq
-            ok = sender.drain_once()
+            ok = sender.drain_once(until=target)
             if progress is not None and sender.position.seq > before:
                 progress(sender.position.seq - before)
             if not ok:
@@ -92,7 +100,8 @@ def sync_journal(
                     None if error is None else f"{type(error).__name__}: {error}",
                 )
             if sender.position.seq == before:
-                return SyncOutcome(folder, run_id, sender.position.seq - start, torn=sender.torn)
+                break
+        return SyncOutcome(folder, run_id, sender.position.seq - start, torn=sender.torn)
     finally:
         sender.close()
 

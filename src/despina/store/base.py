@@ -9,8 +9,12 @@ checks them):
 - Operations that cannot apply (a value of another type than the field's, a step that does not
   increase) are skipped and reported in `IngestResult.rejected`; they never block the rest.
 - Series points of a forked run read through to its parent's points up to the fork step.
-- `sys/` fields are derived from the run's own record and cannot be set through `AssignAtom` except
-  `sys/name`, `sys/description`, `sys/state` and `sys/failed`.
+- `sys/` fields derived from the run's record (`sys/id`, `sys/owner`, `sys/creation_time`,
+  `sys/modification_time`, `sys/custom_run_id`, `sys/forking/*`, `sys/tags` as an atom) cannot be
+  assigned; `sys/name`, `sys/description`, `sys/state`, `sys/failed` and `sys/ping_time` update the
+  record; other `sys/` fields (hostname, mode, running time) are stored like any field.
+- A run whose state is `running` but whose last heartbeat (`sys/ping_time`, else its creation) is
+  older than the store's crash timeout reads as `crashed`; a new heartbeat makes it `running` again.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class RunInfo:
     custom_run_id: str | None
     fork_parent: str | None
     fork_step: float | None
+    ping_time: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ runs = Table(
     Column("failed", Boolean, nullable=False, default=False),
     Column("creation_time", Float, nullable=False),
     Column("modification_time", Float, nullable=False),
+    Column("ping_time", Float),  # the writer's last heartbeat: how a killed run is told from a live one
     Column("fork_parent_id", Integer, ForeignKey("runs.id")),
     Column("fork_step", Float),
     UniqueConstraint("project_id", "number"),

@@ -53,7 +53,21 @@ _RUN_COLUMN_PATHS = {
     "sys/description": "description",
     "sys/state": "state",
     "sys/failed": "failed",
+    "sys/ping_time": "ping_time",
 }
+# Derived from the run's record; nobody assigns them.
+_DERIVED_SYS_PATHS = frozenset(
+    {
+        "sys",
+        "sys/id",
+        "sys/owner",
+        "sys/creation_time",
+        "sys/modification_time",
+        "sys/custom_run_id",
+        "sys/tags",
+    }
+)
+DEFAULT_CRASH_TIMEOUT = 60.0
 _T = TypeVar("_T")
 
 
@@ -93,9 +107,10 @@ def _is_locked(exc: OperationalError) -> bool:
 class SqlStore(Store):
     """Runs in a SQL database, file contents in a blob store."""
 
-    def __init__(self, url: str, blobs: LocalBlobStore) -> None:
+    def __init__(self, url: str, blobs: LocalBlobStore, crash_timeout: float = DEFAULT_CRASH_TIMEOUT) -> None:
         self.url = url
         self.blobs = blobs
+        self.crash_timeout = crash_timeout
         self._sqlite = url.startswith("sqlite")
         self._write_engine = self._make_engine(immediate=True)
         self._read_engine = self._make_engine(immediate=False) if self._sqlite else self._write_engine
@@ -208,14 +223,21 @@ class SqlStore(Store):
             name=row.name,
             description=row.description,
             owner=row.owner,
-            state=row.state,
+            state=self._state(row.state, row.ping_time, row.creation_time),
             failed=bool(row.failed),
             creation_time=_ts_to_datetime(row.creation_time),
             modification_time=_ts_to_datetime(row.modification_time),
             custom_run_id=row.custom_run_id,
             fork_parent=parent,
             fork_step=row.fork_step,
+            ping_time=None if row.ping_time is None else _ts_to_datetime(row.ping_time),
         )
+
+    def _state(self, state: str, ping_time: float | None, creation_time: float) -> str:
+        """`running` with a heartbeat older than the crash timeout is `crashed`."""
+        if state == "running" and _now() - (ping_time or creation_time) > self.crash_timeout:
+            return "crashed"
+        return state
 
     def create_run(self, request: RunCreate) -> tuple[RunInfo, bool]:
         def work(conn: Connection) -> tuple[RunInfo, bool]:
@@ -267,6 +289,17 @@ class SqlStore(Store):
         except IntegrityError:
             # Another process created the same custom run id between our check and insert.
             return self._write(work)
+
+    def _state_filter(self, states: list[str]) -> Any:
+        """SQL for "the run reads as one of `states`", crash detection included."""
+        heartbeat = func.coalesce(t.runs.c.ping_time, t.runs.c.creation_time)
+        stale = heartbeat < _now() - self.crash_timeout
+        conditions: list[Any] = [t.runs.c.state.in_([s for s in states if s not in ("running", "crashed")])]
+        if "running" in states:
+            conditions.append(and_(t.runs.c.state == "running", ~stale))
+        if "crashed" in states:
+            conditions.append(or_(t.runs.c.state == "crashed", and_(t.runs.c.state == "running", stale)))
+        return or_(*conditions)
 
     def _copy_configuration(self, conn: Connection, parent_pk: int, child_pk: int) -> None:
         """A fork starts with its parent's atoms, files and sets; series are read through instead."""
@@ -358,10 +391,11 @@ class SqlStore(Store):
         if isinstance(op, AssignAtom):
             column = _RUN_COLUMN_PATHS.get(op.path)
             if column is not None:
-                conn.execute(update(t.runs).where(t.runs.c.id == run_pk).values({column: op.value}))
+                value = op.value.timestamp() if isinstance(op.value, datetime) else op.value
+                conn.execute(update(t.runs).where(t.runs.c.id == run_pk).values({column: value}))
                 return
-            if op.path == "sys" or op.path.startswith("sys/"):
-                rejected.append(f"{op.path}: is maintained by Despina and cannot be assigned")
+            if op.path in _DERIVED_SYS_PATHS or op.path.startswith("sys/forking/"):
+                rejected.append(f"{op.path}: is derived from the run's record and cannot be assigned")
                 return
             if not self._check_type(conn, run_pk, op.path, op.type, rejected):
                 return
@@ -653,6 +687,8 @@ class SqlStore(Store):
             "sys/creation_time": (ft.DATETIME, info.creation_time),
             "sys/modification_time": (ft.DATETIME, info.modification_time),
         }
+        if info.ping_time is not None:
+            values["sys/ping_time"] = (ft.DATETIME, info.ping_time)
         if info.custom_run_id is not None:
             values["sys/custom_run_id"] = (ft.STRING, info.custom_run_id)
         if info.fork_parent is not None:
@@ -862,7 +898,7 @@ class SqlStore(Store):
             if owner:
                 query = query.where(t.runs.c.owner.in_(list(owner)))
             if state:
-                query = query.where(t.runs.c.state.in_(list(state)))
+                query = query.where(self._state_filter(list(state)))
             for tag in tags or ():
                 query = query.where(
                     exists().where(
@@ -911,10 +947,10 @@ def _batched(items: list[int], size: int) -> Iterable[list[int]]:
         yield items[start : start + size]
 
 
-def open_embedded_store(home: Path) -> SqlStore:
+def open_embedded_store(home: Path, crash_timeout: float = DEFAULT_CRASH_TIMEOUT) -> SqlStore:
     """The store of a local Despina home folder: SQLite in `despina.db`, blobs in `blobs/`."""
     home.mkdir(parents=True, exist_ok=True)
-    return SqlStore(f"sqlite:///{home / 'despina.db'}", LocalBlobStore(home / "blobs"))
+    return SqlStore(f"sqlite:///{home / 'despina.db'}", LocalBlobStore(home / "blobs"), crash_timeout)
 
 
 __all__ = ["CHUNK_POINTS", "SqlStore", "open_embedded_store"]
