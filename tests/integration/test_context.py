@@ -297,3 +297,31 @@ def test_a_gpu_reading_is_logged(home: Path) -> None:
     memory = reader[f"{namespace}/gpu/0/memory_used"].fetch_values()["value"]
     assert len(utilization) >= 1 and utilization.between(0, 100).all()
     assert (memory > 0).all()
+
+
+def test_ctrl_c_marks_the_run_failed_after_flushing(tmp_path: Path, home: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import time, despina
+            run = despina.init_run(monitoring_interval=60, flush_period=60)
+            for i in range(50):
+                run["loss"].append(float(i))
+            print("ready", flush=True)
+            time.sleep(60)
+            """
+        )
+    )
+    child = subprocess.Popen(
+        [sys.executable, str(script)], cwd=tmp_path, env=child_env(home), stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "ready"
+    child.send_signal(signal.SIGINT)
+    assert child.wait(timeout=30) != 0
+    run = only_run()
+    assert run["sys/state"].fetch() == "failed"
+    assert len(run["loss"].fetch_values()) == 50
+    lines = run[f"{monitoring_namespace(run)}/traceback"].fetch_values()["value"].tolist()
+    assert lines[-1] == "KeyboardInterrupt"
