@@ -150,25 +150,17 @@ def status(home: str | None) -> None:
 @home_option
 def clear(yes: bool, home: str | None) -> None:
     """Remove journals whose operations are all in the store."""
-    from despina.client.journal import writer_is_alive
-    from despina.client.sync import clear_synced, journal_status
+    from despina.client.sync import clear_synced, synced_journals
 
     root = _home(home)
-    candidates = []
-    for folder in _journals(root):
-        try:
-            item = journal_status(folder)
-        except Exception:
-            continue
-        if item.pending == 0 and not writer_is_alive(folder) and (folder / "ack.json").exists():
-            candidates.append(folder)
+    candidates = synced_journals(root)
     if not candidates:
         console.print("No synced journals to remove.")
         return
     if not yes and not click.confirm(f"Remove {len(candidates)} synced journal(s) from {root / 'journal'}?"):
         console.print("Nothing removed.")
         return
-    removed = clear_synced(root)
+    removed = clear_synced(candidates)
     console.print(f"Removed {len(removed)} journal(s).")
 
 

@@ -184,24 +184,21 @@ class JournalWriter:
 
     def put_float(self, path_id: int, step: float, timestamp: float, value: float) -> None:
         """Append one float series point (the hot path: keep it lean)."""
-        payload = _pack_float(1, path_id, step, timestamp, value)
-        record = _header_bytes(FLOAT_PAYLOAD_SIZE, _crc32(payload)) + payload
-        lock = self._lock
-        lock.acquire()  # explicit acquire/release: half the cost of `with` on this path
-        off = self._offset
-        end = off + FLOAT_RECORD_SIZE
-        if end > self._limit:
-            try:
+        self.put_float_record(float_record(path_id, step, timestamp, value))
+
+    def put_float_record(self, record: bytes) -> None:
+        """Append a packed float point record (see `float_record`). Handler.append inlines the
+        common case of this method; keep the two in step."""
+        with self._lock:
+            off = self._offset
+            end = off + FLOAT_RECORD_SIZE
+            if end > self._limit:
                 self._open_segment(self._segment + 1, self._next_size())
-            except BaseException:
-                lock.release()
-                raise
-            off, end = 0, FLOAT_RECORD_SIZE
-        # One copy of header and payload; a copy cut short by SIGKILL fails the crc and reads as the end.
-        self._mm[off:end] = record  # type: ignore[index]  # never None while open; no assert here
-        self._offset = end
-        self.seq += 1
-        lock.release()
+                off, end = 0, FLOAT_RECORD_SIZE
+            # One copy of header and payload: a copy cut short by SIGKILL fails the crc, reads as the end.
+            self._mm[off:end] = record  # type: ignore[index]  # never None while open
+            self._offset = end
+            self.seq += 1
 
     def put_op(self, op: Operation) -> None:
         """Append one operation of any kind."""
@@ -240,6 +237,12 @@ _pack_float = codec.FLOAT_POINT.pack
 _pack_header = HEADER.pack_into
 _header_bytes = HEADER.pack
 _crc32 = zlib.crc32
+
+
+def float_record(path_id: int, step: float, timestamp: float, value: float) -> bytes:
+    """The journal record of one float point: header (length, crc32) and payload."""
+    payload = _pack_float(1, path_id, step, timestamp, value)
+    return _header_bytes(FLOAT_PAYLOAD_SIZE, _crc32(payload)) + payload
 
 
 @dataclass

@@ -84,7 +84,19 @@ def _tags(tags: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 class Run:
-    """A run: fields addressed by path, written through a crash-proof journal."""
+    """A run: fields addressed by path, written through a crash-proof journal.
+
+    Start a new run, or resume one (`with_id="KEY-12"`), or join one (`custom_run_id=...`).
+
+    Project defaults to DESPINA_PROJECT, mode to DESPINA_MODE (else "async"). Without a server
+    configured the run goes to the embedded store in DESPINA_HOME (default ./.despina).
+
+    A run records by itself (each switch turns one off): the entry script or `source_files` globs
+    under `source_code/`, the git state (`git_ref=False`), installed packages
+    (`dependencies="infer"` or a requirements file), the environment, hardware metrics every
+    `monitoring_interval` seconds, stdout/stderr and the traceback of a failure under
+    `monitoring/<process key>/`, and a heartbeat that tells a killed run (`crashed`) from a live one.
+    """
 
     def __init__(
         self,
@@ -285,10 +297,10 @@ class Run:
         if state is None:
             self._declare(path, type_)
             state = self._series[path] = SeriesState(type_, None)
-        if type_ == ft.FLOAT_SERIES and state.put is None and self.mode in ("async", "offline"):
+        if type_ == ft.FLOAT_SERIES and state.writer is None and self.mode in ("async", "offline"):
             assert self._writer is not None
             state.path_id = self._writer.intern(path)
-            state.put = self._writer.put_float
+            state.writer = self._writer
         return state
 
     # -- writing (called by handlers) --------------------------------------------------------------
@@ -311,8 +323,8 @@ class Run:
     ) -> None:
         if self._writer is None:
             return
-        if state.put is not None:
-            state.put(state.path_id, step, timestamp, value)
+        if state.writer is not None:
+            state.writer.put_float(state.path_id, step, timestamp, value)
         else:
             import numpy as np
 
@@ -554,59 +566,5 @@ def _stop_live_runs() -> None:
         run.stop()
 
 
-def init_run(
-    project: str | None = None,
-    *,
-    with_id: str | None = None,
-    custom_run_id: str | None = None,
-    mode: str | None = None,
-    name: str | None = None,
-    description: str | None = None,
-    tags: str | Iterable[str] | None = None,
-    flush_period: float = 5.0,
-    fork_run_id: str | None = None,
-    fork_step: float | None = None,
-    fail_on_exception: bool = True,
-    source_files: str | Sequence[str] | None = None,
-    git_ref: bool | None = None,
-    dependencies: str | os.PathLike[str] | None = None,
-    capture_stdout: bool | None = None,
-    capture_stderr: bool | None = None,
-    capture_hardware_metrics: bool | None = None,
-    capture_traceback: bool = True,
-    monitoring_interval: float = 10.0,
-    monitoring_namespace: str | None = None,
-) -> Run:
-    """Start a new run, or resume one (`with_id="KEY-12"`), or join one (`custom_run_id=...`).
-
-    Project defaults to DESPINA_PROJECT, mode to DESPINA_MODE (else "async"). Without a server
-    configured the run goes to the embedded store in DESPINA_HOME (default ./.despina).
-
-    A run records by itself (each switch turns one off): the entry script or `source_files` globs
-    under `source_code/`, the git state (`git_ref=False`), installed packages
-    (`dependencies="infer"` or a requirements file), the environment, hardware metrics every
-    `monitoring_interval` seconds, stdout/stderr and the traceback of a failure under
-    `monitoring/<process key>/`, and a heartbeat that tells a killed run (`crashed`) from a live one.
-    """
-    return Run(
-        project,
-        with_id=with_id,
-        custom_run_id=custom_run_id,
-        mode=mode,
-        name=name,
-        description=description,
-        tags=tags,
-        flush_period=flush_period,
-        fork_run_id=fork_run_id,
-        fork_step=fork_step,
-        fail_on_exception=fail_on_exception,
-        source_files=source_files,
-        git_ref=git_ref,
-        dependencies=dependencies,
-        capture_stdout=capture_stdout,
-        capture_stderr=capture_stderr,
-        capture_hardware_metrics=capture_hardware_metrics,
-        capture_traceback=capture_traceback,
-        monitoring_interval=monitoring_interval,
-        monitoring_namespace=monitoring_namespace,
-    )
+# `despina.init_run(...)` is the Run constructor, as `neptune.init_run` is `neptune.Run`.
+init_run = Run

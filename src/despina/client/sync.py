@@ -116,15 +116,25 @@ def sync_all(home: Path, backend: Backend) -> list[SyncOutcome]:
     return outcomes
 
 
-def clear_synced(home: Path) -> list[Path]:
-    """Remove journals whose writer has exited and whose every record was applied."""
-    removed = []
+def synced_journals(home: Path) -> list[Path]:
+    """Journals whose writer has exited and whose every record was applied (unreadable ones are
+    never listed: they are left for a human to look at)."""
+    synced = []
     for folder in list_journals(home):
         try:
             status = journal_status(folder)
         except Exception:
             continue
         if not status.alive and status.pending == 0 and (folder / "ack.json").exists():
-            shutil.rmtree(folder)
+            synced.append(folder)
+    return synced
+
+
+def clear_synced(folders: list[Path]) -> list[Path]:
+    """Remove the given journals (from `synced_journals`); returns those removed."""
+    removed = []
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
             removed.append(folder)
     return removed

@@ -1,0 +1,944 @@
+"""Optuna integration: log a study to a Despina run with the field layout of Neptune's Optuna integration.
+
+    import despina
+    from despina.integrations.optuna import DespinaCallback
+
+    run = despina.init_run(project="team/hpo", tags=["sweep"])
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=50, callbacks=[DespinaCallback(run)])
+    run.stop()
+
+The fields are those of neptune-optuna (paths relative to `base_namespace`; N = the trial number), so
+dashboards and habits built on them carry over:
+
+- `trials/trials/N/` per finished trial: `params/<p>`, `distributions/<p>`, `value` (or
+  `values/<objective>`), `state`, `datetime_start`, `datetime_complete`, `duration`, `user_attrs/<k>`,
+  `intermediate_values/<step>`; the series `trials/values` (`trials/values/<objective>` for several
+  objectives), `trials/params/<p>` and `trials/values|params`, one point per trial at step N;
+- `best/`: `value` (or `values/<objective>`), `params/<p>`, `value|params` and `trials/N/` for the best
+  trial, or for every trial of the Pareto front of a multi-objective study;
+- `study/`: `study_name`, `direction` (or `directions/<i>`), `distributions/<p>`, `user_attrs/<k>`,
+  `storage_type`, `storage_url` or the pickled study `study/study`, `_study_id`, `_storage`;
+- `visualizations/plot_*` (`visualizations/<objective>/plot_*` and `visualizations/plot_pareto_front`
+  for several objectives): Optuna's plots as interactive HTML pages;
+- `source_code/integrations/despina-optuna` (on the run itself): the optuna version.
+
+Where Despina differs from neptune-optuna, on purpose:
+
+- every direction of a multi-objective study is logged (`study/directions/<i>`), where Neptune dropped
+  the list; directions read "StudyDirection.MAXIMIZE" on every Python version;
+- `state` is logged for every trial, COMPLETE ones included, so the state column is never empty;
+- a trial without a value (failed, or pruned before reporting) logs no value rather than the text
+  "None", so `trials/values` stays a float series even when the first trial fails;
+- `best/` is written only once some trial is COMPLETE, and `best/trials/` keeps only the current best
+  trial(s): entries of trials that are no longer best are removed;
+- study details are logged on the first call of a callback (not only for trial 0, so a resumed study
+  gets them too);
+- trials are numbered by `trial.number`, not by the storage's internal trial id (they differ when an
+  RDB storage holds several studies).
+
+Threads (`study.optimize(..., n_jobs=4)`): Optuna calls the callback from every worker thread, so all
+writes to the study run go through one lock per run. Trials may finish out of order: a series point is
+appended at step N only when N is greater than the last step of that series; a trial that finishes after
+a later-numbered one is still logged in full under `trials/trials/N/`, only not in the series.
+
+Trials as runs (`DespinaCallback(run, trial_runs=True)`): each finished trial is also a run of its own in
+the study run's project, named "trial-N" and tagged "optuna-trial", carrying `parameters/<p>`, `value`
+(or `values/<objective>`), `state` ("COMPLETE", "PRUNED", "FAIL"), `intermediate_values` (a float series
+at Optuna's steps), `duration_s`, `datetime_start`, `datetime_complete`, `user_attrs/<k>` and, to link it
+to the study run, `sweep/run_id`, `sweep/trial_number` and `sweep/study_name`; the study run gets
+`sweep/trial_runs/N` = the trial run's id. The runs table then filters, sorts and compares trials like
+any run: `despina.init_project(...).fetch_runs_table(tags="optuna-trial")`.
+
+To log from inside the objective (per-epoch curves, say), open the trial's run early with
+:func:`trial_run` (or the :func:`with_trial_run` decorator); the callback then completes that same run.
+A trial run is keyed by the study run and the trial number (custom run id "<study run id>-trial-N"), so
+another process logging the same trial joins the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import pickle
+import tempfile
+import threading
+import warnings
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from despina.client.handler import Handler
+from despina.client.run import Run, init_run
+from despina.exceptions import (
+    DespinaConfigError,
+    DespinaError,
+    DespinaWarning,
+    FieldPathError,
+    FieldTypeError,
+    StepOrderError,
+)
+from despina.types import File
+from despina.utils import stringify_unsupported
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+    from optuna.study import Study, StudyDirection
+    from optuna.trial import FrozenTrial, Trial
+
+__all__ = [
+    "INTEGRATION_VERSION_KEY",
+    "TRIAL_RUN_TAG",
+    "DespinaCallback",
+    "OptunaLoggingWarning",
+    "load_study_from_run",
+    "log_study_metadata",
+    "trial_run",
+    "with_trial_run",
+]
+
+INTEGRATION_VERSION_KEY = "source_code/integrations/despina-optuna"
+TRIAL_RUN_TAG = "optuna-trial"
+
+_R = TypeVar("_R")
+Frequency = int | Literal["never"]
+
+
+class OptunaLoggingWarning(DespinaWarning):
+    """A field of the study could not be logged (an odd parameter name, a plot Optuna could not draw).
+
+    The callback warns rather than raises: a logging problem must not stop an optimization that may
+    have run for hours.
+    """
+
+
+# -- optuna, imported lazily --------------------------------------------------------------------------
+
+
+def _require_optuna() -> ModuleType:
+    """Import optuna, or say how to install it: the integration is an optional extra."""
+    try:
+        import optuna
+    except ImportError as exc:
+        raise ImportError(
+            "despina.integrations.optuna needs optuna; install it with `pip install \"despina[optuna]\"`"
+        ) from exc
+    return optuna
+
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn(message: str) -> None:
+    """Warn once per message: a study of 1000 trials must not print the same warning 1000 times."""
+    with _warned_lock:
+        if message in _warned:
+            return
+        _warned.add(message)
+    warnings.warn(message, OptunaLoggingWarning, stacklevel=3)
+
+
+# -- writing fields, guarded --------------------------------------------------------------------------
+
+
+def _resolve(run: Run | Handler, base_namespace: str) -> tuple[Run, str]:
+    """The root run and the namespace (possibly "") that paths are relative to."""
+    if isinstance(run, Handler):
+        root, prefix = run.get_root_object(), run.path
+    elif isinstance(run, Run):
+        root, prefix = run, ""
+    else:
+        raise TypeError(f"run must be a despina Run or a namespace of one (run['hpo']), not {type(run).__name__}")
+    if not isinstance(base_namespace, str):
+        raise TypeError(f"base_namespace must be a str, not {type(base_namespace).__name__}")
+    parts = [p for p in (prefix, base_namespace.strip("/")) if p]
+    return root, "/".join(parts)
+
+
+def _join(base: str, sub: str) -> str:
+    return f"{base}/{sub}" if base else sub
+
+
+def _assign(run: Run, path: str, value: Any) -> None:
+    """Set a field (a mapping: every leaf under `path`); None is skipped, bad names only warn."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _assign(run, f"{path}/{key}", item)
+        return
+    if value is None:
+        return
+    try:
+        run[path] = value
+    except (FieldPathError, FieldTypeError) as exc:
+        _warn(f"Despina could not log {path!r}: {exc}")
+
+
+def _append(run: Run, path: str, value: Any, step: float) -> bool:
+    """Append a series point at `step`; False (and nothing logged) when the series is already past it."""
+    try:
+        run[path].append(value, step=step)
+    except StepOrderError:
+        return False
+    except (FieldPathError, FieldTypeError) as exc:
+        _warn(f"Despina could not log {path!r}: {exc}")
+        return False
+    return True
+
+
+_root_locks: weakref.WeakKeyDictionary[Run, threading.RLock] = weakref.WeakKeyDictionary()
+_root_locks_guard = threading.Lock()
+
+
+def _lock_for(root: Run) -> threading.RLock:
+    """One lock per run, shared by every callback and helper of this module that writes to it."""
+    with _root_locks_guard:
+        lock = _root_locks.get(root)
+        if lock is None:
+            lock = _root_locks[root] = threading.RLock()
+        return lock
+
+
+class _StudyLog:
+    """Where one study is logged (a run and a namespace), and what was logged there already."""
+
+    def __init__(self, run: Run | Handler, base_namespace: str) -> None:
+        self.root, self.base = _resolve(run, base_namespace)
+        self.lock = _lock_for(self.root)
+        self.last_steps: dict[str, float] = {}
+        self.best_numbers: set[int] | None = None  # None: not looked up in the run yet
+        self.best_top: int | None = None
+        self.details_logged = False
+
+    def path(self, sub: str) -> str:
+        return _join(self.base, sub)
+
+    def set(self, sub: str, value: Any) -> None:
+        _assign(self.root, self.path(sub), value)
+
+    def append(self, sub: str, value: Any, step: int) -> None:
+        """Append at step `step` only past the series' last step (threads finish trials out of order)."""
+        path = self.path(sub)
+        last = self.last_steps.get(path)
+        if last is not None and step <= last:
+            return
+        if _append(self.root, path, value, step):
+            self.last_steps[path] = step
+
+    def delete(self, sub: str) -> None:
+        path = self.path(sub)
+        if self.root.exists(path):
+            self.root.pop(path)
+
+    def existing_best_numbers(self) -> set[int]:
+        """Trial numbers under best/trials/ already in the run (a resumed run, an earlier callback)."""
+        path = self.path("best/trials")
+        try:
+            if not self.root.exists(path):
+                return set()
+            tree = self.root[path].fetch()
+        except DespinaError:  # offline or debug: nothing to read; only this process's writes count
+            return set()
+        return {int(key) for key in tree if isinstance(key, str) and key.isdigit()}
+
+
+# -- what a trial and a study become ------------------------------------------------------------------
+
+
+def _objective_names(study: Study, target_names: Sequence[str] | None) -> list[str]:
+    """Names of the objectives: neptune-optuna's defaults, or the user's `target_names`."""
+    count = len(study.directions)
+    if target_names is None:
+        return ["objective_value"] if count == 1 else [f"objective_{i}" for i in range(count)]
+    names = list(target_names)
+    if len(names) != count:
+        raise ValueError(
+            f"target_names has {len(names)} name(s) but the study has {count} objective(s): {names!r}"
+        )
+    return names
+
+
+def _direction(direction: StudyDirection) -> str:
+    """'StudyDirection.MAXIMIZE' on every Python (str() of an IntEnum is '2' from Python 3.11 on)."""
+    return f"StudyDirection.{direction.name}"
+
+
+def _trial_fields(trial: FrozenTrial, names: Sequence[str]) -> dict[str, Any]:
+    """The fields of trials/trials/N/ (and best/trials/N/), relative to that namespace."""
+    fields: dict[str, Any] = {
+        "datetime_start": trial.datetime_start,
+        "datetime_complete": trial.datetime_complete,
+        "duration": None if trial.duration is None else str(trial.duration),
+        "distributions": {name: str(dist) for name, dist in trial.distributions.items()},
+        "intermediate_values": {str(step): float(v) for step, v in trial.intermediate_values.items()},
+        "params": stringify_unsupported(trial.params),
+        "user_attrs": stringify_unsupported(trial.user_attrs),
+        "state": repr(trial.state),
+    }
+    if len(names) > 1:
+        if trial.values is not None:
+            fields["values"] = {name: float(v) for name, v in zip(names, trial.values, strict=False)}
+    elif trial.value is not None:
+        fields["value"] = float(trial.value)
+    return fields
+
+
+def _series_point(distribution: BaseDistribution | None, value: Any) -> float | str:
+    """A parameter's point in trials/params/<p>: a number, or text for categorical choices that are
+    not all numbers (a series keeps the type of its first point, so the choice is made per parameter)."""
+    from optuna.distributions import CategoricalDistribution
+
+    if isinstance(distribution, CategoricalDistribution):
+        numeric = all(
+            isinstance(choice, (int, float)) and not isinstance(choice, bool) for choice in distribution.choices
+        )
+        return float(value) if numeric else str(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return str(value)
+
+
+def _log_trial(log: _StudyLog, trial: FrozenTrial, names: Sequence[str]) -> None:
+    """trials/trials/N/ and the trial's points in the trials/ series."""
+    number = trial.number
+    log.set(f"trials/trials/{number}", _trial_fields(trial, names))
+    if len(names) > 1:
+        if trial.values is not None:
+            for name, value in zip(names, trial.values, strict=False):
+                log.append(f"trials/values/{name}", float(value), number)
+    else:
+        if trial.value is not None:
+            log.append("trials/values", float(trial.value), number)
+        log.append("trials/values|params", f"value: {trial.value}| params: {trial.params}", number)
+    for name, value in trial.params.items():
+        log.append(f"trials/params/{name}", _series_point(trial.distributions.get(name), value), number)
+
+
+def _best_trials(study: Study) -> list[FrozenTrial]:
+    """The best trial, or the Pareto front; empty while no trial is COMPLETE."""
+    if len(study.directions) > 1:
+        return list(study.best_trials)
+    try:
+        return [study.best_trial]
+    except ValueError:  # no COMPLETE trial yet (the first trials failed or were pruned)
+        return []
+
+
+def _log_best(log: _StudyLog, study: Study, names: Sequence[str]) -> None:
+    """best/: rewritten only when the best trial(s) change; stale best/trials/N entries are removed."""
+    best = _best_trials(study)
+    if not best:
+        return
+    numbers = {trial.number for trial in best}
+    known = log.best_numbers if log.best_numbers is not None else log.existing_best_numbers()
+    for stale in sorted(known - numbers):
+        log.delete(f"best/trials/{stale}")
+    for trial in best:
+        if trial.number not in known:
+            log.set(f"best/trials/{trial.number}", _trial_fields(trial, names))
+    log.best_numbers = numbers
+    # As neptune-optuna: best/params and best/values of the last trial of the front (the only one for a
+    # single objective).
+    top = best[-1]
+    if log.best_top == top.number:
+        return
+    log.delete("best/params")  # the new best may have other parameters (conditional search spaces)
+    log.set("best/params", stringify_unsupported(top.params))
+    if len(names) > 1:
+        if top.values is not None:
+            log.set("best/values", {name: float(v) for name, v in zip(names, top.values, strict=False)})
+    elif top.value is not None:
+        log.set("best/value", float(top.value))
+        log.set("best/value|params", f"value: {top.value}| params: {top.params}")
+    log.best_top = top.number
+
+
+def _log_study_details(log: _StudyLog, study: Study) -> None:
+    log.set("study/study_name", study.study_name)
+    if len(study.directions) > 1:
+        for index, direction in enumerate(study.directions):
+            log.set(f"study/directions/{index}", _direction(direction))
+    else:
+        log.set("study/direction", _direction(study.direction))
+    log.set("study/user_attrs", stringify_unsupported(study.user_attrs))
+    study_id = getattr(study, "_study_id", None)
+    if isinstance(study_id, int):
+        log.set("study/_study_id", study_id)
+    storage = getattr(study, "_storage", None)
+    if storage is not None:
+        log.set("study/_storage", str(storage))
+
+
+def _log_distributions(log: _StudyLog, trial: FrozenTrial) -> None:
+    for name, distribution in trial.distributions.items():
+        log.set(f"study/distributions/{name}", str(distribution))
+
+
+def _storage_location(storage: Any) -> tuple[str, str | None]:
+    """(storage type, URL) as neptune-optuna names them; JournalStorage added (its file or Redis URL)."""
+    import optuna.storages as storages
+
+    if type(storage) is storages.InMemoryStorage:
+        return "InMemoryStorage", None
+    redis_storage = getattr(storages, "RedisStorage", None)  # removed in optuna 3.1
+    if redis_storage is not None and isinstance(storage, redis_storage):
+        return "RedisStorage", str(getattr(storage, "_url", ""))
+    if isinstance(storage, storages._CachedStorage):
+        storage = getattr(storage, "_backend", storage)
+    if isinstance(storage, storages.RDBStorage):
+        return "RDBStorage", str(storage.url)
+    if isinstance(storage, storages.JournalStorage):
+        backend = getattr(storage, "_backend", None)
+        location = getattr(backend, "_file_path", None) or getattr(backend, "_url", None)
+        if isinstance(location, str):
+            return "JournalStorage", location
+    return "unknown storage type", "unknown storage url"
+
+
+def _pickle_study(study: Study) -> File:
+    """The pickled study, taken under the in-memory storage's lock: other threads add trials meanwhile."""
+    lock = getattr(getattr(study, "_storage", None), "_lock", None)
+    guard = lock if lock is not None and hasattr(lock, "__enter__") else contextlib.nullcontext()
+    with guard:
+        return File.as_pickle(study)
+
+
+def _log_study(log: _StudyLog, study: Study) -> None:
+    """What load_study_from_run needs: the pickled study (in memory) or where its storage is."""
+    log.set("study/study_name", study.study_name)
+    log.set("study/user_attrs", stringify_unsupported(study.user_attrs))
+    storage_type, url = _storage_location(getattr(study, "_storage", None))
+    log.set("study/storage_type", storage_type)
+    if storage_type == "InMemoryStorage":
+        log.set("study/study", _pickle_study(study))
+    else:
+        log.set("study/storage_url", url)
+
+
+# -- plots ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PlotOptions:
+    backend: str
+    contour: bool
+    edf: bool
+    parallel_coordinate: bool
+    param_importances: bool
+    pareto_front: bool
+    slice: bool
+    intermediate_values: bool
+    optimization_history: bool
+
+
+def _visualization_module(backend: str) -> ModuleType | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # optuna's matplotlib helpers are "experimental"
+        if backend == "matplotlib":
+            import optuna.visualization.matplotlib as vis
+        else:
+            import optuna.visualization as vis
+        available = bool(vis.is_available())
+    if not available:
+        _warn(f"Despina logs no Optuna plots: the {backend} backend is not installed (pip install {backend})")
+        return None
+    return vis
+
+
+def _html(figure: Any, backend: str) -> File:
+    """An interactive plotly page, or (matplotlib) a page showing the figure; matplotlib figures are
+    closed once converted, or a long study would keep every figure it ever drew in memory."""
+    if backend == "plotly":
+        return File.as_html(figure)
+    axes = figure.flat[0] if hasattr(figure, "flat") else figure  # several params: an array of Axes
+    mpl_figure = axes.get_figure()
+    try:
+        return File.as_html(mpl_figure)
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(mpl_figure)
+
+
+def _draw(log: _StudyLog, sub: str, backend: str, make: Callable[[], Any]) -> None:
+    """Draw one plot and store it; a plot Optuna cannot draw for this study only warns."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            file = _html(make(), backend)
+    except Exception as exc:
+        _warn(f"Despina could not draw {sub}: {type(exc).__name__}: {exc}")
+        return
+    log.set(sub, file)
+
+
+def _log_plots(log: _StudyLog, study: Study, names: Sequence[str], options: _PlotOptions) -> None:
+    from optuna.trial import TrialState
+
+    vis = _visualization_module(options.backend)
+    if vis is None:
+        return
+    trials = study.get_trials(deepcopy=False)
+    has_params = any(trial.params for trial in trials)
+    scored = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    multi = len(names) > 1
+    backend = options.backend
+    for index, name in enumerate(names):
+        prefix = f"visualizations/{name}" if multi else "visualizations"
+        target = _objective(index) if multi else None
+        wanted = {
+            "plot_contour": options.contour and has_params,
+            "plot_edf": options.edf,
+            "plot_parallel_coordinate": options.parallel_coordinate,
+            "plot_param_importances": options.param_importances and scored > 1,
+            "plot_slice": options.slice and has_params,
+            "plot_optimization_history": options.optimization_history,
+        }
+        for kind, enabled in wanted.items():
+            if enabled:
+                make = functools.partial(getattr(vis, kind), study, target=target, target_name=name)
+                _draw(log, f"{prefix}/{kind}", backend, make)
+        if (
+            not multi
+            and options.intermediate_values
+            and any(trial.intermediate_values for trial in trials)
+        ):
+            _draw(log, f"{prefix}/plot_intermediate_values", backend, functools.partial(
+                vis.plot_intermediate_values, study
+            ))
+    if multi and options.pareto_front and hasattr(vis, "plot_pareto_front"):
+        make = functools.partial(vis.plot_pareto_front, study, target_names=list(names))
+        _draw(log, "visualizations/plot_pareto_front", backend, make)
+
+
+def _objective(index: int) -> Callable[[FrozenTrial], float]:
+    """The plot target of one objective of a multi-objective study."""
+
+    def target(trial: FrozenTrial) -> float:
+        return float(trial.values[index])
+
+    return target
+
+
+# -- trials as runs ------------------------------------------------------------------------------------
+
+_registry_lock = threading.Lock()
+# Creating and stopping runs from several threads at once is serialised: it touches process-wide
+# state (the live-run set, console capture, exit hooks) that is not meant for concurrent changes.
+_lifecycle_lock = threading.RLock()
+_open_trial_runs: dict[str, Run] = {}  # trial runs opened by trial_run(), waiting for the callback
+_failed_trial_runs: dict[str, str | None] = {}  # trial runs trial_run() closed as failed: their ids
+_sweeps: weakref.WeakValueDictionary[str, DespinaCallback] = weakref.WeakValueDictionary()
+
+# A run the callback opens for a trial that has already finished records nothing live.
+_AFTER_THE_FACT: dict[str, Any] = {
+    "capture_stdout": False,
+    "capture_stderr": False,
+    "capture_hardware_metrics": False,
+}
+
+
+def _sweep_key(root: Run) -> str:
+    """What identifies the study run: its id, else (offline) its custom run id or its journal."""
+    if root.id is not None:
+        return root.id
+    return root.custom_run_id or f"offline-{root.writer_id}"
+
+
+def _trial_run_key(root: Run, number: int) -> str:
+    """The custom run id of a trial's run: the same in every process that logs this trial."""
+    return f"{_sweep_key(root)}-trial-{number}"
+
+
+def _open_trial_run(root: Run, number: int, study_name: str | None, options: Mapping[str, Any]) -> Run:
+    if root.mode == "read-only":
+        raise DespinaConfigError(
+            f"the study run {root.id} is open read-only; trial runs need a study run that can be written"
+        )
+    with _lifecycle_lock:
+        run = init_run(
+            project=root.project,
+            custom_run_id=_trial_run_key(root, number),
+            mode=root.mode,
+            name=f"trial-{number}",
+            tags=[TRIAL_RUN_TAG],
+            **options,
+        )
+    if root.id is not None:
+        run["sweep/run_id"] = root.id
+    run["sweep/trial_number"] = number
+    if study_name:
+        run["sweep/study_name"] = study_name
+    return run
+
+
+def _stop(run: Run) -> None:
+    with _lifecycle_lock:
+        run.stop()
+
+
+def _write_trial_run(run: Run, trial: FrozenTrial, names: Sequence[str]) -> None:
+    """The fields of a finished trial's own run."""
+    _assign(run, "parameters", stringify_unsupported(trial.params))
+    if len(names) > 1:
+        if trial.values is not None:
+            _assign(run, "values", {name: float(v) for name, v in zip(names, trial.values, strict=False)})
+    elif trial.value is not None:
+        _assign(run, "value", float(trial.value))
+    _assign(run, "state", trial.state.name)
+    for step in sorted(trial.intermediate_values):
+        _append(run, "intermediate_values", float(trial.intermediate_values[step]), step)
+    if trial.duration is not None:
+        _assign(run, "duration_s", trial.duration.total_seconds())
+    _assign(run, "datetime_start", trial.datetime_start)
+    _assign(run, "datetime_complete", trial.datetime_complete)
+    _assign(run, "user_attrs", stringify_unsupported(trial.user_attrs))
+
+
+def _finish_trial_run(root: Run, study: Study, trial: FrozenTrial, names: Sequence[str]) -> str | None:
+    """Complete the trial's run (the one trial_run() opened, or a new one) and stop it; its id."""
+    key = _trial_run_key(root, trial.number)
+    with _registry_lock:
+        run = _open_trial_runs.pop(key, None)
+        failed = key in _failed_trial_runs
+        failed_id = _failed_trial_runs.pop(key, None)
+    if run is None and failed:
+        # trial_run() already closed it as failed, with the traceback; reopening it would turn it back
+        # into a finished run.
+        return failed_id
+    if run is None:
+        run = _open_trial_run(root, trial.number, study.study_name, _AFTER_THE_FACT)
+    try:
+        _write_trial_run(run, trial, names)
+    finally:
+        _stop(run)
+    return run.id
+
+
+def _record_live_trial(run: Run, trial: Trial, state: str | None) -> None:
+    """What trial_run() knows of a trial when the objective ends: parameters so far, user attributes."""
+    _assign(run, "parameters", stringify_unsupported(trial.params))
+    _assign(run, "user_attrs", stringify_unsupported(trial.user_attrs))
+    _assign(run, "datetime_start", trial.datetime_start)
+    if state is not None:
+        _assign(run, "state", state)
+
+
+@contextlib.contextmanager
+def trial_run(trial: Trial, study_run: Run | Handler, **init_run_kwargs: Any) -> Iterator[Run]:
+    """Open the run of `trial` now, for the objective to log into (curves per epoch, artifacts...).
+
+        def objective(trial):
+            with trial_run(trial, study_run) as run:
+                for epoch in range(10):
+                    run["train/loss"].append(loss)
+                ...
+                return accuracy
+
+        study.optimize(objective, callbacks=[DespinaCallback(study_run, trial_runs=True)])
+
+    It is the run that `DespinaCallback(..., trial_runs=True)` completes once Optuna has finished the
+    trial (value, state, intermediate values, duration): with such a callback on `study_run` in this
+    process, the run stays open when the block ends and the callback stops it. Without one, the run
+    gets the parameters and user attributes and is stopped when the block ends.
+
+    An exception other than `optuna.TrialPruned` leaving the block (Optuna marks the trial FAIL) ends
+    the run as failed, with its traceback and `state` = "FAIL"; a pruned trial's run ends normally with
+    `state` = "PRUNED". `init_run_kwargs` go to `despina.init_run` (e.g. `capture_hardware_metrics=False`).
+    """
+    optuna = _require_optuna()
+    root, _ = _resolve(study_run, "")
+    number = trial.number
+    study = getattr(trial, "study", None)
+    study_name = getattr(study, "study_name", None)
+    run = _open_trial_run(root, number, study_name if isinstance(study_name, str) else None, init_run_kwargs)
+    key = _trial_run_key(root, number)
+    with _registry_lock:
+        managed = _sweep_key(root) in _sweeps
+        if managed:
+            _open_trial_runs[key] = run
+    try:
+        yield run
+    except optuna.TrialPruned:
+        _record_live_trial(run, trial, "PRUNED")
+        if not managed:
+            _close_unmanaged(run, study_run, number)
+        raise
+    except BaseException as exc:
+        _record_live_trial(run, trial, "FAIL")
+        with _registry_lock:
+            _open_trial_runs.pop(key, None)
+            if managed:
+                _failed_trial_runs[key] = run.id
+        with _lifecycle_lock:
+            run.__exit__(type(exc), exc, exc.__traceback__)  # failed, with the traceback
+        if not managed:
+            _link(study_run, number, run.id)
+        raise
+    else:
+        _record_live_trial(run, trial, None)
+        if not managed:
+            _close_unmanaged(run, study_run, number)
+
+
+def _close_unmanaged(run: Run, study_run: Run | Handler, number: int) -> None:
+    _stop(run)
+    _link(study_run, number, run.id)
+
+
+def _link(study_run: Run | Handler, number: int, run_id: str | None) -> None:
+    """sweep/trial_runs/N on the study run: where trial N's run is."""
+    if run_id is None:
+        return
+    root, base = _resolve(study_run, "")
+    with _lock_for(root):
+        _assign(root, _join(base, f"sweep/trial_runs/{number}"), run_id)
+
+
+def with_trial_run(
+    study_run: Run | Handler, **init_run_kwargs: Any
+) -> Callable[[Callable[[Trial, Run], _R]], Callable[[Trial], _R]]:
+    """Decorator form of :func:`trial_run`: the objective takes the trial's run as second argument.
+
+        @with_trial_run(study_run)
+        def objective(trial, run):
+            run["train/loss"].append(loss)
+            return accuracy
+    """
+
+    def decorate(objective: Callable[[Trial, Run], _R]) -> Callable[[Trial], _R]:
+        @functools.wraps(objective)
+        def wrapped(trial: Trial) -> _R:
+            with trial_run(trial, study_run, **init_run_kwargs) as run:
+                return objective(trial, run)
+
+        return wrapped
+
+    return decorate
+
+
+# -- the callback --------------------------------------------------------------------------------------
+
+
+def _check_frequency(name: str, value: object) -> Frequency:
+    if value == "never":
+        return "never"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ValueError(f"{name} must be a positive int or 'never', not {value!r}")
+
+
+def _due(frequency: Frequency, trial: FrozenTrial) -> bool:
+    return frequency != "never" and trial.number % frequency == 0
+
+
+def _check_backend(value: object) -> str:
+    if value not in ("plotly", "matplotlib"):
+        raise ValueError(f"visualization_backend must be 'plotly' or 'matplotlib', not {value!r}")
+    return str(value)
+
+
+def _check_target_names(value: Sequence[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(name, str) and name.strip("/ ") for name in value):
+        raise ValueError(f"target_names must be a list of non-empty names, not {value!r}")
+    return list(value)
+
+
+class DespinaCallback:
+    """Log an Optuna study to a run as it optimizes: `study.optimize(objective, callbacks=[cb])`.
+
+    `run` is a Run or a namespace of one (`run["hpo"]`); fields go under `base_namespace` inside it.
+    Plots are redrawn every `plots_update_freq` trials and the study (pickled, or its storage URL)
+    saved every `study_update_freq` trials ("never" turns either off); plots are interactive HTML pages
+    (`visualization_backend="plotly"`) or pictures of matplotlib figures, each `log_plot_*` switch
+    turning one plot off. Plotly pages embed plotly.js (about 5 MB each) so that they open without a
+    network: for long studies, raise `plots_update_freq`, or call `log_study_metadata` once at the end.
+    `target_names` names the objectives (default "objective_value", or "objective_<i>");
+    `log_all_trials=False` skips `trials/` (best/, study/ and the plots are still logged).
+    `trial_runs=True` also makes each finished trial a run of its own (see the module docstring).
+
+    Safe with `n_jobs > 1`; a trial that fails (or a first trial that fails) is logged with its state.
+    """
+
+    def __init__(
+        self,
+        run: Run | Handler,
+        base_namespace: str = "",
+        plots_update_freq: Frequency = 1,
+        study_update_freq: Frequency = 1,
+        visualization_backend: Literal["plotly", "matplotlib"] = "plotly",
+        log_plot_contour: bool = True,
+        log_plot_edf: bool = True,
+        log_plot_parallel_coordinate: bool = True,
+        log_plot_param_importances: bool = True,
+        log_plot_pareto_front: bool = True,
+        log_plot_slice: bool = True,
+        log_plot_intermediate_values: bool = True,
+        log_plot_optimization_history: bool = True,
+        target_names: Sequence[str] | None = None,
+        log_all_trials: bool = True,
+        trial_runs: bool = False,
+    ) -> None:
+        optuna = _require_optuna()
+        self._log = _StudyLog(run, base_namespace)
+        self._plots_update_freq = _check_frequency("plots_update_freq", plots_update_freq)
+        self._study_update_freq = _check_frequency("study_update_freq", study_update_freq)
+        self._plots = _PlotOptions(
+            backend=_check_backend(visualization_backend),
+            contour=log_plot_contour,
+            edf=log_plot_edf,
+            parallel_coordinate=log_plot_parallel_coordinate,
+            param_importances=log_plot_param_importances,
+            pareto_front=log_plot_pareto_front,
+            slice=log_plot_slice,
+            intermediate_values=log_plot_intermediate_values,
+            optimization_history=log_plot_optimization_history,
+        )
+        self._target_names = _check_target_names(target_names)
+        self._names: list[str] | None = None
+        self._log_all_trials = log_all_trials
+        self._trial_runs = trial_runs
+        root = self._log.root
+        with self._log.lock:
+            root[INTEGRATION_VERSION_KEY] = str(optuna.__version__)
+        if trial_runs:
+            if root.mode == "read-only":
+                raise DespinaConfigError(f"the study run {root.id} is open read-only; it cannot log a study")
+            with _registry_lock:
+                _sweeps[_sweep_key(root)] = self  # trial_run() leaves runs open for this callback
+
+    def __call__(self, study: Study, trial: FrozenTrial) -> None:
+        from optuna.trial import TrialState
+
+        log = self._log
+        with log.lock:
+            if self._names is None:
+                self._names = _objective_names(study, self._target_names)
+            names = self._names
+            if not log.details_logged:
+                _log_study_details(log, study)
+                log.details_logged = True
+            if self._log_all_trials:
+                _log_trial(log, trial, names)
+            _log_distributions(log, trial)
+            _log_best(log, study, names)
+            complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if complete and _due(self._plots_update_freq, trial):
+                _log_plots(log, study, names, self._plots)
+            if _due(self._study_update_freq, trial):
+                _log_study(log, study)
+        if self._trial_runs:
+            # Outside the study run's lock: other threads keep logging their trials meanwhile.
+            run_id = _finish_trial_run(log.root, study, trial, names)
+            if run_id is not None:
+                with log.lock:
+                    log.set(f"sweep/trial_runs/{trial.number}", run_id)
+
+
+# -- after the fact ------------------------------------------------------------------------------------
+
+
+def log_study_metadata(
+    study: Study,
+    run: Run | Handler,
+    base_namespace: str = "",
+    log_plots: bool = True,
+    log_study: bool = True,
+    log_all_trials: bool = True,
+    log_distributions: bool = True,
+    visualization_backend: Literal["plotly", "matplotlib"] = "plotly",
+    log_plot_contour: bool = True,
+    log_plot_edf: bool = True,
+    log_plot_parallel_coordinate: bool = True,
+    log_plot_param_importances: bool = True,
+    log_plot_pareto_front: bool = True,
+    log_plot_slice: bool = True,
+    log_plot_intermediate_values: bool = True,
+    log_plot_optimization_history: bool = True,
+    target_names: Sequence[str] | None = None,
+) -> None:
+    """Log a whole study at once (after `study.optimize`, or a study loaded from its storage).
+
+    Writes what DespinaCallback writes over a study's life (every trial, best/, study/, the plots and
+    the study itself), plus `study/distributions/trial/<i>/<param>` for every trial when
+    `log_distributions`.
+    """
+    optuna = _require_optuna()
+    from optuna.trial import TrialState
+
+    log = _StudyLog(run, base_namespace)
+    names = _objective_names(study, _check_target_names(target_names))
+    options = _PlotOptions(
+        backend=_check_backend(visualization_backend),
+        contour=log_plot_contour,
+        edf=log_plot_edf,
+        parallel_coordinate=log_plot_parallel_coordinate,
+        param_importances=log_plot_param_importances,
+        pareto_front=log_plot_pareto_front,
+        slice=log_plot_slice,
+        intermediate_values=log_plot_intermediate_values,
+        optimization_history=log_plot_optimization_history,
+    )
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    with log.lock:
+        log.root[INTEGRATION_VERSION_KEY] = str(optuna.__version__)
+        _log_best(log, study, names)
+        _log_study_details(log, study)
+        if log_all_trials:
+            for trial in trials:
+                _log_trial(log, trial, names)
+        if log_distributions:
+            for index, trial in enumerate(trials):
+                for name, distribution in trial.distributions.items():
+                    log.set(f"study/distributions/trial/{index}/{name}", str(distribution))
+        if log_plots and study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            _log_plots(log, study, names, options)
+        if log_study:
+            _log_study(log, study)
+
+
+def load_study_from_run(run: Run | Handler) -> Study:
+    """The study a run logged: unpickled from `study/study` (in-memory storage), else loaded from its
+    storage (`study/storage_url`), to look at it or to optimize further.
+
+        run = despina.init_run(project="team/hpo", with_id="HPO-12")
+        study = load_study_from_run(run)
+        study.optimize(objective, n_trials=20, callbacks=[DespinaCallback(run)])
+
+    Only load runs you trust: the in-memory study is a pickle, and unpickling runs code.
+    """
+    optuna = _require_optuna()
+    root, base = _resolve(run, "")
+
+    def field(sub: str) -> Any:
+        return root[_join(base, sub)].fetch()
+
+    storage_type = field("study/storage_type")
+    if storage_type == "InMemoryStorage":
+        with tempfile.TemporaryDirectory(prefix="despina-optuna-") as folder:
+            target = root[_join(base, "study/study")].download(Path(folder) / "study.pkl")
+            with open(target, "rb") as stream:
+                study = pickle.load(stream)
+        if not isinstance(study, optuna.Study):
+            raise TypeError(f"study/study of run {root.id} holds a {type(study).__name__}, not an optuna Study")
+        return study
+    study_name = field("study/study_name")
+    url = field("study/storage_url")
+    storage: Any
+    if storage_type in ("RDBStorage", "RedisStorage"):
+        storage = url
+    elif storage_type == "JournalStorage":
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
+
+        backend = JournalRedisBackend(url) if url.startswith("redis") else JournalFileBackend(url)
+        storage = JournalStorage(backend)
+    else:
+        raise ValueError(f"run {root.id} logged a study in {storage_type!r}, which Despina cannot reopen")
+    loaded: Study = optuna.load_study(study_name=study_name, storage=storage)
+    return loaded
