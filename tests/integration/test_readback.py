@@ -618,3 +618,15 @@ def test_runs_table_to_pandas_dtypes(three_runs: dict[str, str]) -> None:
     assert rows.loc[three_runs["failed"], "started_at"] == pd.Timestamp("2024-01-02", tz="UTC")
     created = rows["sys/creation_time"]
     assert created.max() - created.min() < pd.Timedelta(minutes=5)
+
+
+def test_runs_table_column_with_types_differing_between_runs(home: Path) -> None:
+    first = despina.init_run(project=PROJECT, mode="sync")
+    first["p"] = 1
+    first.stop()
+    second = despina.init_run(project=PROJECT, mode="sync")
+    second["p"] = "a"
+    second.stop()
+    frame = despina.init_project(PROJECT).fetch_runs_table().to_pandas().set_index("sys/id")
+    assert frame.loc[first.id, "p"] == 1
+    assert frame.loc[second.id, "p"] == "a"

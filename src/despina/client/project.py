@@ -68,10 +68,12 @@ class RunsTable:
         import pandas as pd
 
         rows = self.to_rows()
-        types: dict[str, str] = {}
+        seen: dict[str, set[str]] = {}
         for row in self._rows:
             for path, field in row.items():
-                types.setdefault(path, field.type)
+                seen.setdefault(path, set()).add(field.type)
+        # A column is typed only when every run agrees on the field's type; otherwise it holds objects.
+        types = {path: next(iter(kinds)) if len(kinds) == 1 else "mixed" for path, kinds in seen.items()}
         columns = ["sys/id", *sorted(c for c in types if c != "sys/id")]
         frame: pd.DataFrame = pd.DataFrame(rows, columns=columns)
         for column in columns:

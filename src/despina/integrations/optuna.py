@@ -35,7 +35,12 @@ Where Despina differs from neptune-optuna, on purpose:
 - study details are logged on the first call of a callback (not only for trial 0, so a resumed study
   gets them too);
 - trials are numbered by `trial.number`, not by the storage's internal trial id (they differ when an
-  RDB storage holds several studies).
+  RDB storage holds several studies);
+- every trials/ series (`trials/params/<p>` and `trials/values|params` too) is stepped by trial number,
+  so the points of one trial line up across series;
+- a parameter has one type in every trial: a categorical parameter whose choices mix types is logged as
+  text (Neptune switched types from trial to trial, which breaks a series and a table column);
+- the Pareto front is drawn with the matplotlib backend too, when Optuna can.
 
 Threads (`study.optimize(..., n_jobs=4)`): Optuna calls the callback from every worker thread, so all
 writes to the study run go through one lock per run. Trials may finish out of order: a series point is
@@ -60,6 +65,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import pickle
 import tempfile
 import threading
@@ -67,9 +73,10 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from despina.client.handler import Handler
 from despina.client.run import Run, init_run
@@ -104,7 +111,7 @@ INTEGRATION_VERSION_KEY = "source_code/integrations/despina-optuna"
 TRIAL_RUN_TAG = "optuna-trial"
 
 _R = TypeVar("_R")
-Frequency = int | Literal["never"]
+Frequency: TypeAlias = int | Literal["never"]
 
 
 class OptunaLoggingWarning(DespinaWarning):
@@ -124,7 +131,7 @@ def _require_optuna() -> ModuleType:
         import optuna
     except ImportError as exc:
         raise ImportError(
-            "despina.integrations.optuna needs optuna; install it with `pip install \"despina[optuna]\"`"
+            'despina.integrations.optuna needs optuna; install it with `pip install "despina[optuna]"`'
         ) from exc
     return optuna
 
@@ -152,7 +159,9 @@ def _resolve(run: Run | Handler, base_namespace: str) -> tuple[Run, str]:
     elif isinstance(run, Run):
         root, prefix = run, ""
     else:
-        raise TypeError(f"run must be a despina Run or a namespace of one (run['hpo']), not {type(run).__name__}")
+        raise TypeError(
+            f"run must be a despina Run or a namespace of one (run['hpo']), not {type(run).__name__}"
+        )
     if not isinstance(base_namespace, str):
         raise TypeError(f"base_namespace must be a str, not {type(base_namespace).__name__}")
     parts = [p for p in (prefix, base_namespace.strip("/")) if p]
@@ -216,7 +225,7 @@ class _StudyLog:
     def path(self, sub: str) -> str:
         return _join(self.base, sub)
 
-    def set(self, sub: str, value: Any) -> None:
+    def put(self, sub: str, value: Any) -> None:
         _assign(self.root, self.path(sub), value)
 
     def append(self, sub: str, value: Any, step: int) -> None:
@@ -274,7 +283,7 @@ def _trial_fields(trial: FrozenTrial, names: Sequence[str]) -> dict[str, Any]:
         "duration": None if trial.duration is None else str(trial.duration),
         "distributions": {name: str(dist) for name, dist in trial.distributions.items()},
         "intermediate_values": {str(step): float(v) for step, v in trial.intermediate_values.items()},
-        "params": stringify_unsupported(trial.params),
+        "params": _params(trial),
         "user_attrs": stringify_unsupported(trial.user_attrs),
         "state": repr(trial.state),
     }
@@ -286,25 +295,41 @@ def _trial_fields(trial: FrozenTrial, names: Sequence[str]) -> dict[str, Any]:
     return fields
 
 
-def _series_point(distribution: BaseDistribution | None, value: Any) -> float | str:
-    """A parameter's point in trials/params/<p>: a number, or text for categorical choices that are
-    not all numbers (a series keeps the type of its first point, so the choice is made per parameter)."""
+def _param_value(distribution: BaseDistribution | None, value: Any) -> Any:
+    """A parameter as logged: one type per parameter in every trial, so that trials compare as one
+    column (a categorical parameter whose choices mix types, e.g. ("relu", None, 1), is logged as text)."""
     from optuna.distributions import CategoricalDistribution
 
     if isinstance(distribution, CategoricalDistribution):
-        numeric = all(
-            isinstance(choice, (int, float)) and not isinstance(choice, bool) for choice in distribution.choices
-        )
-        return float(value) if numeric else str(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return str(value)
+        choices = distribution.choices
+        if all(type(choice) is bool for choice in choices):
+            return value
+        if all(isinstance(choice, int) and not isinstance(choice, bool) for choice in choices):
+            return stringify_unsupported(value)
+        if all(isinstance(choice, (int, float)) and not isinstance(choice, bool) for choice in choices):
+            return float(value)
+        return str(value)
+    return stringify_unsupported(value)
+
+
+def _params(trial: FrozenTrial | Trial) -> dict[str, Any]:
+    distributions = trial.distributions
+    return {name: _param_value(distributions.get(name), value) for name, value in trial.params.items()}
+
+
+def _series_point(distribution: BaseDistribution | None, value: Any) -> float | str:
+    """A parameter's point in trials/params/<p>: a number, or text (a series keeps the type of its
+    first point)."""
+    logged = _param_value(distribution, value)
+    if isinstance(logged, (int, float)) and not isinstance(logged, bool):
+        return float(logged)
+    return str(logged)
 
 
 def _log_trial(log: _StudyLog, trial: FrozenTrial, names: Sequence[str]) -> None:
     """trials/trials/N/ and the trial's points in the trials/ series."""
     number = trial.number
-    log.set(f"trials/trials/{number}", _trial_fields(trial, names))
+    log.put(f"trials/trials/{number}", _trial_fields(trial, names))
     if len(names) > 1:
         if trial.values is not None:
             for name, value in zip(names, trial.values, strict=False):
@@ -338,7 +363,7 @@ def _log_best(log: _StudyLog, study: Study, names: Sequence[str]) -> None:
         log.delete(f"best/trials/{stale}")
     for trial in best:
         if trial.number not in known:
-            log.set(f"best/trials/{trial.number}", _trial_fields(trial, names))
+            log.put(f"best/trials/{trial.number}", _trial_fields(trial, names))
     log.best_numbers = numbers
     # As neptune-optuna: best/params and best/values of the last trial of the front (the only one for a
     # single objective).
@@ -346,35 +371,35 @@ def _log_best(log: _StudyLog, study: Study, names: Sequence[str]) -> None:
     if log.best_top == top.number:
         return
     log.delete("best/params")  # the new best may have other parameters (conditional search spaces)
-    log.set("best/params", stringify_unsupported(top.params))
+    log.put("best/params", _params(top))
     if len(names) > 1:
         if top.values is not None:
-            log.set("best/values", {name: float(v) for name, v in zip(names, top.values, strict=False)})
+            log.put("best/values", {name: float(v) for name, v in zip(names, top.values, strict=False)})
     elif top.value is not None:
-        log.set("best/value", float(top.value))
-        log.set("best/value|params", f"value: {top.value}| params: {top.params}")
+        log.put("best/value", float(top.value))
+        log.put("best/value|params", f"value: {top.value}| params: {top.params}")
     log.best_top = top.number
 
 
 def _log_study_details(log: _StudyLog, study: Study) -> None:
-    log.set("study/study_name", study.study_name)
+    log.put("study/study_name", study.study_name)
     if len(study.directions) > 1:
         for index, direction in enumerate(study.directions):
-            log.set(f"study/directions/{index}", _direction(direction))
+            log.put(f"study/directions/{index}", _direction(direction))
     else:
-        log.set("study/direction", _direction(study.direction))
-    log.set("study/user_attrs", stringify_unsupported(study.user_attrs))
+        log.put("study/direction", _direction(study.direction))
+    log.put("study/user_attrs", stringify_unsupported(study.user_attrs))
     study_id = getattr(study, "_study_id", None)
     if isinstance(study_id, int):
-        log.set("study/_study_id", study_id)
+        log.put("study/_study_id", study_id)
     storage = getattr(study, "_storage", None)
     if storage is not None:
-        log.set("study/_storage", str(storage))
+        log.put("study/_storage", str(storage))
 
 
 def _log_distributions(log: _StudyLog, trial: FrozenTrial) -> None:
     for name, distribution in trial.distributions.items():
-        log.set(f"study/distributions/{name}", str(distribution))
+        log.put(f"study/distributions/{name}", str(distribution))
 
 
 def _storage_location(storage: Any) -> tuple[str, str | None]:
@@ -408,14 +433,14 @@ def _pickle_study(study: Study) -> File:
 
 def _log_study(log: _StudyLog, study: Study) -> None:
     """What load_study_from_run needs: the pickled study (in memory) or where its storage is."""
-    log.set("study/study_name", study.study_name)
-    log.set("study/user_attrs", stringify_unsupported(study.user_attrs))
+    log.put("study/study_name", study.study_name)
+    log.put("study/user_attrs", stringify_unsupported(study.user_attrs))
     storage_type, url = _storage_location(getattr(study, "_storage", None))
-    log.set("study/storage_type", storage_type)
+    log.put("study/storage_type", storage_type)
     if storage_type == "InMemoryStorage":
-        log.set("study/study", _pickle_study(study))
+        log.put("study/study", _pickle_study(study))
     else:
-        log.set("study/storage_url", url)
+        log.put("study/storage_url", url)
 
 
 # -- plots ---------------------------------------------------------------------------------------------
@@ -437,10 +462,9 @@ class _PlotOptions:
 def _visualization_module(backend: str) -> ModuleType | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # optuna's matplotlib helpers are "experimental"
-        if backend == "matplotlib":
-            import optuna.visualization.matplotlib as vis
-        else:
-            import optuna.visualization as vis
+        vis = importlib.import_module(
+            "optuna.visualization.matplotlib" if backend == "matplotlib" else "optuna.visualization"
+        )
         available = bool(vis.is_available())
     if not available:
         _warn(f"Despina logs no Optuna plots: the {backend} backend is not installed (pip install {backend})")
@@ -472,7 +496,7 @@ def _draw(log: _StudyLog, sub: str, backend: str, make: Callable[[], Any]) -> No
     except Exception as exc:
         _warn(f"Despina could not draw {sub}: {type(exc).__name__}: {exc}")
         return
-    log.set(sub, file)
+    log.put(sub, file)
 
 
 def _log_plots(log: _StudyLog, study: Study, names: Sequence[str], options: _PlotOptions) -> None:
@@ -501,14 +525,13 @@ def _log_plots(log: _StudyLog, study: Study, names: Sequence[str], options: _Plo
             if enabled:
                 make = functools.partial(getattr(vis, kind), study, target=target, target_name=name)
                 _draw(log, f"{prefix}/{kind}", backend, make)
-        if (
-            not multi
-            and options.intermediate_values
-            and any(trial.intermediate_values for trial in trials)
-        ):
-            _draw(log, f"{prefix}/plot_intermediate_values", backend, functools.partial(
-                vis.plot_intermediate_values, study
-            ))
+        if not multi and options.intermediate_values and any(trial.intermediate_values for trial in trials):
+            _draw(
+                log,
+                f"{prefix}/plot_intermediate_values",
+                backend,
+                functools.partial(vis.plot_intermediate_values, study),
+            )
     if multi and options.pareto_front and hasattr(vis, "plot_pareto_front"):
         make = functools.partial(vis.plot_pareto_front, study, target_names=list(names))
         _draw(log, "visualizations/plot_pareto_front", backend, make)
@@ -558,15 +581,16 @@ def _open_trial_run(root: Run, number: int, study_name: str | None, options: Map
         raise DespinaConfigError(
             f"the study run {root.id} is open read-only; trial runs need a study run that can be written"
         )
+    kwargs: dict[str, Any] = {"mode": root.mode, "name": f"trial-{number}", **options}
+    extra_tags = kwargs.pop("tags", None) or ()
+    tags = [TRIAL_RUN_TAG, *([extra_tags] if isinstance(extra_tags, str) else extra_tags)]
+    for fixed in ("project", "custom_run_id", "with_id"):
+        if kwargs.pop(fixed, None) is not None:
+            raise DespinaConfigError(
+                f"a trial run's {fixed} is set by the Optuna integration; do not pass it"
+            )
     with _lifecycle_lock:
-        run = init_run(
-            project=root.project,
-            custom_run_id=_trial_run_key(root, number),
-            mode=root.mode,
-            name=f"trial-{number}",
-            tags=[TRIAL_RUN_TAG],
-            **options,
-        )
+        run = init_run(project=root.project, custom_run_id=_trial_run_key(root, number), tags=tags, **kwargs)
     if root.id is not None:
         run["sweep/run_id"] = root.id
     run["sweep/trial_number"] = number
@@ -582,7 +606,7 @@ def _stop(run: Run) -> None:
 
 def _write_trial_run(run: Run, trial: FrozenTrial, names: Sequence[str]) -> None:
     """The fields of a finished trial's own run."""
-    _assign(run, "parameters", stringify_unsupported(trial.params))
+    _assign(run, "parameters", _params(trial))
     if len(names) > 1:
         if trial.values is not None:
             _assign(run, "values", {name: float(v) for name, v in zip(names, trial.values, strict=False)})
@@ -619,12 +643,20 @@ def _finish_trial_run(root: Run, study: Study, trial: FrozenTrial, names: Sequen
 
 
 def _record_live_trial(run: Run, trial: Trial, state: str | None) -> None:
-    """What trial_run() knows of a trial when the objective ends: parameters so far, user attributes."""
-    _assign(run, "parameters", stringify_unsupported(trial.params))
+    """What trial_run() knows of a trial when the objective ends: parameters so far, user attributes.
+
+    A failing trial's run is closed here, before Optuna records the trial, so it also gets its end
+    time and duration as of now (Optuna's own are a few milliseconds later)."""
+    _assign(run, "parameters", _params(trial))
     _assign(run, "user_attrs", stringify_unsupported(trial.user_attrs))
     _assign(run, "datetime_start", trial.datetime_start)
     if state is not None:
         _assign(run, "state", state)
+    if state == "FAIL":
+        now = datetime.now()  # naive local time, as Optuna's datetimes
+        _assign(run, "datetime_complete", now)
+        if trial.datetime_start is not None:
+            _assign(run, "duration_s", (now - trial.datetime_start).total_seconds())
 
 
 @contextlib.contextmanager
@@ -646,8 +678,11 @@ def trial_run(trial: Trial, study_run: Run | Handler, **init_run_kwargs: Any) ->
     gets the parameters and user attributes and is stopped when the block ends.
 
     An exception other than `optuna.TrialPruned` leaving the block (Optuna marks the trial FAIL) ends
-    the run as failed, with its traceback and `state` = "FAIL"; a pruned trial's run ends normally with
-    `state` = "PRUNED". `init_run_kwargs` go to `despina.init_run` (e.g. `capture_hardware_metrics=False`).
+    the run at once as failed, with its traceback, `state` = "FAIL", its end time and duration (not its
+    intermediate values: Optuna has not handed the trial over yet); a pruned trial's run ends normally
+    with `state` = "PRUNED". `init_run_kwargs` go to `despina.init_run` (`capture_hardware_metrics=False`,
+    more `tags`, a `mode` other than the study run's...); the project and custom run id are the
+    integration's.
     """
     optuna = _require_optuna()
     root, _ = _resolve(study_run, "")
@@ -703,10 +738,10 @@ def with_trial_run(
 ) -> Callable[[Callable[[Trial, Run], _R]], Callable[[Trial], _R]]:
     """Decorator form of :func:`trial_run`: the objective takes the trial's run as second argument.
 
-        @with_trial_run(study_run)
-        def objective(trial, run):
-            run["train/loss"].append(loss)
-            return accuracy
+    @with_trial_run(study_run)
+    def objective(trial, run):
+        run["train/loss"].append(loss)
+        return accuracy
     """
 
     def decorate(objective: Callable[[Trial, Run], _R]) -> Callable[[Trial], _R]:
@@ -820,11 +855,19 @@ class DespinaCallback:
             if self._names is None:
                 self._names = _objective_names(study, self._target_names)
             names = self._names
+        trial_run_id = None
+        if self._trial_runs:
+            # First, and outside the study run's lock: the trial's run is done as soon as possible
+            # (plots may take seconds), while other threads log their trials meanwhile.
+            trial_run_id = _finish_trial_run(log.root, study, trial, names)
+        with log.lock:
             if not log.details_logged:
                 _log_study_details(log, study)
                 log.details_logged = True
             if self._log_all_trials:
                 _log_trial(log, trial, names)
+            if trial_run_id is not None:
+                log.put(f"sweep/trial_runs/{trial.number}", trial_run_id)
             _log_distributions(log, trial)
             _log_best(log, study, names)
             complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -832,12 +875,6 @@ class DespinaCallback:
                 _log_plots(log, study, names, self._plots)
             if _due(self._study_update_freq, trial):
                 _log_study(log, study)
-        if self._trial_runs:
-            # Outside the study run's lock: other threads keep logging their trials meanwhile.
-            run_id = _finish_trial_run(log.root, study, trial, names)
-            if run_id is not None:
-                with log.lock:
-                    log.set(f"sweep/trial_runs/{trial.number}", run_id)
 
 
 # -- after the fact ------------------------------------------------------------------------------------
@@ -895,7 +932,7 @@ def log_study_metadata(
         if log_distributions:
             for index, trial in enumerate(trials):
                 for name, distribution in trial.distributions.items():
-                    log.set(f"study/distributions/trial/{index}/{name}", str(distribution))
+                    log.put(f"study/distributions/trial/{index}/{name}", str(distribution))
         if log_plots and study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             _log_plots(log, study, names, options)
         if log_study:
@@ -925,8 +962,11 @@ def load_study_from_run(run: Run | Handler) -> Study:
             with open(target, "rb") as stream:
                 study = pickle.load(stream)
         if not isinstance(study, optuna.Study):
-            raise TypeError(f"study/study of run {root.id} holds a {type(study).__name__}, not an optuna Study")
-        return study
+            raise TypeError(
+                f"study/study of run {root.id} holds a {type(study).__name__}, not an optuna Study"
+            )
+        unpickled: Study = study
+        return unpickled
     study_name = field("study/study_name")
     url = field("study/storage_url")
     storage: Any

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,7 +30,8 @@ class LocalBlobStore:
         if target.exists():
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{sha256}.{os.getpid()}.tmp")
+        # Unique per writer (threads of one process too), so concurrent copies of one blob never meet.
+        tmp = target.with_name(f".{sha256}.{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}.tmp")
         shutil.copyfile(source, tmp)
         os.replace(tmp, target)
 
