@@ -204,7 +204,7 @@ def test_float_points_and_ops_read_back_in_order(writer: JournalWriter, folder: 
     log.float("train/loss", 3.0, 103.0, math.nan)
     log.op(AddStrings("sys/tags", ("a", "b")))
     log.op(DeleteField("old"))
-    assert writer.seq == 9
+    assert pending_records(folder) == 9
 
     result = JournalReader(folder).read(Position(), 100)
     assert result.records == 9
@@ -283,7 +283,7 @@ def test_segments_rotate_and_read_back_whole(writer: JournalWriter, folder: Path
     close(writer)
     total = len(log.records)
     assert segments(folder) == list(range(len(segments(folder))))
-    assert len(segments(folder)) >= 25  # 4 KiB segments hold ~110 points each
+    assert len(segments(folder)) >= 10  # small segments: the journal spans many
 
     for batch in (1_000_000, 37, 1):
         items, last = read_all(folder, batch=batch)
@@ -304,7 +304,7 @@ def test_an_operation_larger_than_a_segment(writer: JournalWriter, folder: Path)
     log.float("a", 1.0, 2.0, 2.0)
     log.op(DeleteField("after"))
     close(writer)
-    assert len(segments(folder)) >= 3
+    assert len(segments(folder)) >= 2  # the big operation moved the journal to a larger segment
     for batch in (1000, 1):
         items, last = read_all(folder, batch=batch)
         flat = flatten(items)
@@ -612,7 +612,7 @@ def assert_applied_once(backend: FakeBackend, log: Log) -> None:
 def test_drain_applies_everything_and_acknowledges(writer: JournalWriter, folder: Path) -> None:
     log = Log(writer)
     write_mixed(log, 1500, op_every=30)
-    assert len(segments(folder)) > 10
+    assert len(segments(folder)) > 3
     backend = FakeBackend()
     sender = make_sender(backend, folder, writer)
     assert sender.pending() == len(log.records)
@@ -620,7 +620,7 @@ def test_drain_applies_everything_and_acknowledges(writer: JournalWriter, folder
     assert sender.drain() is True
     assert_applied_once(backend, log)
     ack = read_ack(folder)
-    assert ack.seq == writer.seq == len(log.records)
+    assert ack.seq == len(log.records)
     assert sender.pending() == 0
     # fully acknowledged segments are deleted; the one the writer is in stays
     assert segments(folder) == [ack.segment]

@@ -41,6 +41,7 @@ from despina.exceptions import JournalCorruptError, JournalError
 FORMAT_VERSION = 1
 SEGMENT_SIZE = 16 << 20  # the largest segment; the first is FIRST_SEGMENT_SIZE and sizes double
 FIRST_SEGMENT_SIZE = 1 << 20  # short runs (hundreds of them offline) keep small journals
+FLOAT_WRITE_RESERVE = 64 << 10
 HEADER = struct.Struct("<II")
 FLOAT_PAYLOAD_SIZE = codec.FLOAT_POINT.size
 FLOAT_RECORD_SIZE = HEADER.size + FLOAT_PAYLOAD_SIZE
@@ -146,16 +147,18 @@ class JournalWriter:
         self._paths_fd = os.open(folder / "paths", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._path_ids: dict[str, int] = {}
         self._segment_size = segment_size
+        # Taken by everything but float points: segment changes, operations, snapshots.
         self._lock = threading.Lock()
         self._segment = -1
-        self._offset = 0
+        self._size = 0
         self._limit = 0
         self._fd = -1
         self._mm: mmap.mmap | None = None
-        self.seq = 0  # records committed; readers may read any record with index < seq
         self._open_segment(0, min(segment_size, FIRST_SEGMENT_SIZE))
 
     def _open_segment(self, number: int, size: int) -> None:
+        """Start segment `number`. Closing the previous map makes a float write that raced this
+        (holding the old map) fail with ValueError, and the writer retries it under the lock."""
         if self._mm is not None:
             self._mm.close()
             os.close(self._fd)
@@ -165,11 +168,14 @@ class JournalWriter:
         self._mm = mmap.mmap(fd, size, flags=flags)
         self._fd = fd
         self._segment = number
-        self._offset = 0
-        self._limit = size - HEADER.size  # keep room for the zero header that ends a segment
+        self._size = size
+        # Float points are written without the lock (each mmap.write is atomic under the GIL), so a
+        # few threads may pass the room check at once: the reserve past the limit takes them, and
+        # keeps the zero header that ends a segment.
+        self._limit = size - min(FLOAT_WRITE_RESERVE, size // 4)
 
     def _next_size(self) -> int:
-        return min(self._segment_size, 2 * (self._limit + HEADER.size))
+        return min(self._segment_size, 2 * self._size)
 
     def intern(self, path: str) -> int:
         """A small id for a float series path, recorded on disk before the first point uses it."""
@@ -187,34 +193,40 @@ class JournalWriter:
         self.put_float_record(float_record(path_id, step, timestamp, value))
 
     def put_float_record(self, record: bytes) -> None:
-        """Append a packed float point record (see `float_record`). Handler.append inlines the
-        common case of this method; keep the two in step."""
+        """Append a packed float point record (see `float_record`), starting a segment if needed.
+
+        Handler.append writes the common case itself, without the lock (see `_open_segment`), and
+        comes here when the segment is full or changed under it.
+        """
         with self._lock:
-            off = self._offset
-            end = off + FLOAT_RECORD_SIZE
-            if end > self._limit:
+            mm = self._open_map()
+            if mm.tell() >= self._limit:
                 self._open_segment(self._segment + 1, self._next_size())
-                off, end = 0, FLOAT_RECORD_SIZE
+                mm = self._open_map()
             # One copy of header and payload: a copy cut short by SIGKILL fails the crc, reads as the end.
-            self._mm[off:end] = record  # type: ignore[index]  # never None while open
-            self._offset = end
-            self.seq += 1
+            mm.write(record)
 
     def put_op(self, op: Operation) -> None:
         """Append one operation of any kind."""
         payload = bytes((codec.KIND_OPERATION,)) + codec.encode(op)
-        size = HEADER.size + len(payload)
+        record = _header_bytes(len(payload), _crc32(payload)) + payload
         with self._lock:
-            off = self._offset
-            if off + size > self._limit:
-                self._open_segment(self._segment + 1, max(self._next_size(), size + 2 * HEADER.size))
-                off = 0
-            mm = self._mm
-            assert mm is not None
-            mm[off + 8 : off + size] = payload
-            _pack_header(mm, off, len(payload), _crc32(payload))
-            self._offset = off + size
-            self.seq += 1
+            mm = self._open_map()
+            if mm.tell() + len(record) > self._limit:
+                needed = 2 * len(record) + FLOAT_WRITE_RESERVE
+                self._open_segment(self._segment + 1, max(self._next_size(), needed))
+                mm = self._open_map()
+            mm.write(record)
+
+    def _open_map(self) -> mmap.mmap:
+        if self._mm is None:
+            raise JournalError(f"the journal in {self.folder} is closed")
+        return self._mm
+
+    def position(self) -> tuple[int, int]:
+        """(segment, offset) before which every record is complete: a snapshot for the sender."""
+        with self._lock:
+            return self._segment, self._open_map().tell()
 
     def flush_to_disk(self) -> None:
         """Ask the kernel to write the current segment out (durability against power loss)."""
@@ -313,7 +325,13 @@ class JournalReader:
             os.close(fd)
 
     def read(
-        self, start: Position, max_records: int, until_seq: int | None = None, *, verify: bool = True
+        self,
+        start: Position,
+        max_records: int,
+        until_seq: int | None = None,
+        *,
+        until: tuple[int, int] | None = None,
+        verify: bool = True,
     ) -> ReadResult:
         """Decode up to `max_records` records from `start` (stopping before `until_seq` when given).
 
@@ -326,6 +344,8 @@ class JournalReader:
         count = 0
         torn = False
         while count < limit:
+            if until is not None and (seg, off) >= until:
+                break
             mm = self._map(seg)
             if mm is None:
                 break
@@ -352,7 +372,10 @@ class JournalReader:
                 break
             kind = mm[off + HEADER.size]
             if kind == codec.KIND_FLOAT_POINT and length == FLOAT_PAYLOAD_SIZE:
-                n = self._float_run(mm, off, limit - count, verify)
+                room = limit - count
+                if until is not None and seg == until[0]:
+                    room = min(room, (until[1] - off) // FLOAT_RECORD_SIZE)
+                n = self._float_run(mm, off, room, verify)
                 if n:
                     items.extend(self._float_ops(mm, off, n, seq))
                     off += n * FLOAT_RECORD_SIZE

@@ -14,7 +14,15 @@ import warnings
 from pathlib import Path
 
 from despina.backends.base import Backend
-from despina.client.journal import JournalReader, JournalWriter, Position, read_ack, segment_path, write_ack
+from despina.client.journal import (
+    JournalReader,
+    JournalWriter,
+    Position,
+    pending_records,
+    read_ack,
+    segment_path,
+    write_ack,
+)
 from despina.client.operations import referenced_files
 from despina.exceptions import DespinaWarning
 
@@ -58,14 +66,14 @@ class Sender:
             return False
         try:
             while True:
-                until = self.writer.seq if self.writer is not None else None
-                if until is not None and self.position.seq >= until:
+                until = self.writer.position() if self.writer is not None else None
+                if until is not None and self._reached(until):
                     return True
-                applied = self._apply_batch(until)
+                applied = self._apply_batch(None, until)
                 if applied is None:
                     return False
                 if applied == 0:
-                    return until is None or self.position.seq >= until
+                    return until is None or self._reached(until)
                 if deadline is not None and time.monotonic() > deadline:
                     return False
         finally:
@@ -75,10 +83,14 @@ class Sender:
         """Apply one batch, stopping before record `until` (so a caller can show progress); False on
         error."""
         with self._drain_lock:
-            return self._apply_batch(until) is not None
+            return self._apply_batch(until, None) is not None
 
-    def _apply_batch(self, until: int | None) -> int | None:
-        """Apply the next batch of records: how many were applied, or None when the backend failed."""
+    def _reached(self, end: tuple[int, int]) -> bool:
+        return (self.position.segment, self.position.offset) >= end
+
+    def _apply_batch(self, until: int | None, until_position: tuple[int, int] | None) -> int | None:
+        """Apply the next batch of records (up to sequence number `until` or journal position
+        `until_position`): how many were applied, or None when the backend failed."""
         acknowledged = read_ack(self.folder)
         if acknowledged.seq > self.position.seq:
             # `despina sync` in another process applied (and removed) part of this journal already.
@@ -86,8 +98,12 @@ class Sender:
             self._reader.forget_segments_before(acknowledged.segment)
             if until is not None and self.position.seq >= until:
                 return 0
+            if until_position is not None and self._reached(until_position):
+                return 0
         # Records below a live writer's committed count are whole: skip re-checking their checksums.
-        result = self._reader.read(self.position, BATCH_RECORDS, until, verify=self.writer is None)
+        result = self._reader.read(
+            self.position, BATCH_RECORDS, until, until=until_position, verify=self.writer is None
+        )
         if result.torn:
             self.torn = True
         if result.records == 0:
@@ -145,10 +161,8 @@ class Sender:
             warnings.warn(message, DespinaWarning, stacklevel=2)
 
     def pending(self) -> int:
-        """Records written but not yet applied (exact for a live writer)."""
-        if self.writer is not None:
-            return max(0, self.writer.seq - self.position.seq)
-        return 0
+        """Records written but not yet applied."""
+        return pending_records(self.folder)
 
     # -- the background thread ---------------------------------------------------------------------
 
