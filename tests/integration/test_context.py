@@ -156,14 +156,15 @@ def test_sigkill_turns_crashed_after_the_heartbeat_timeout_and_resume_runs_again
     assert despina.init_run(with_id=run_id, mode="read-only")["sys/state"].fetch() == "finished"
 
 
-def test_sigterm_flushes_and_marks_the_run_failed(tmp_path: Path, home: Path) -> None:
+def interrupt_a_waiting_script(tmp_path: Path, home: Path, signum: int, points: int) -> int:
+    """Start a script that logs `points` points and waits; send it `signum`; return its exit code."""
     script = tmp_path / "train.py"
     script.write_text(
         textwrap.dedent(
-            """
+            f"""
             import time, despina
             run = despina.init_run(monitoring_interval=60, flush_period=60)
-            for i in range(100):
+            for i in range({points}):
                 run["loss"].append(float(i))
             print("ready", flush=True)
             time.sleep(60)
@@ -175,8 +176,12 @@ def test_sigterm_flushes_and_marks_the_run_failed(tmp_path: Path, home: Path) ->
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "ready"
-    child.send_signal(signal.SIGTERM)
-    assert child.wait(timeout=30) == -signal.SIGTERM
+    child.send_signal(signum)
+    return child.wait(timeout=30)
+
+
+def test_sigterm_flushes_and_marks_the_run_failed(tmp_path: Path, home: Path) -> None:
+    assert interrupt_a_waiting_script(tmp_path, home, signal.SIGTERM, 100) == -signal.SIGTERM
     run = only_run()  # no `despina sync`: the handler flushed before dying
     assert run["sys/state"].fetch() == "failed"
     assert len(run["loss"].fetch_values()) == 100
@@ -300,26 +305,7 @@ def test_a_gpu_reading_is_logged(home: Path) -> None:
 
 
 def test_ctrl_c_marks_the_run_failed_after_flushing(tmp_path: Path, home: Path) -> None:
-    script = tmp_path / "train.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import time, despina
-            run = despina.init_run(monitoring_interval=60, flush_period=60)
-            for i in range(50):
-                run["loss"].append(float(i))
-            print("ready", flush=True)
-            time.sleep(60)
-            """
-        )
-    )
-    child = subprocess.Popen(
-        [sys.executable, str(script)], cwd=tmp_path, env=child_env(home), stdout=subprocess.PIPE, text=True
-    )
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "ready"
-    child.send_signal(signal.SIGINT)
-    assert child.wait(timeout=30) != 0
+    assert interrupt_a_waiting_script(tmp_path, home, signal.SIGINT, 50) != 0
     run = only_run()
     assert run["sys/state"].fetch() == "failed"
     assert len(run["loss"].fetch_values()) == 50
