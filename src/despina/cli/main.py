@@ -164,5 +164,10 @@ def clear(yes: bool, home: str | None) -> None:
     console.print(f"Removed {len(removed)} journal(s).")
 
 
+from despina.cli.transfer import export, import_  # noqa: E402
+
+cli.add_command(export)
+cli.add_command(import_)
+
 if __name__ == "__main__":  # pragma: no cover
     cli()

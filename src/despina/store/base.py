@@ -196,3 +196,15 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    def restore_run_times(
+        self, project: str, run_id: str, creation_time: datetime, modification_time: datetime
+    ) -> None:
+        """Set a run's creation and modification times to those of the run it was imported from.
+
+        Only `despina import` calls this: a run copied from an export keeps when it was made instead
+        of reading as made at import time. Logging never changes these times (they are derived from
+        the run's record), so this is not an operation. Stores that cannot do it raise
+        NotImplementedError and the importer leaves the import's own times.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot restore a run's times")

@@ -7,6 +7,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -341,6 +342,15 @@ class SqlStore(Store):
             applied = self._applied(conn, run.id, writer_id)
             if last_seq <= applied:
                 return IngestResult(applied)
+            # The run's field types, read once per batch: checking each operation with queries of its
+            # own made a batch of a few dozen atoms cost tens of milliseconds.
+            conn.info[_TYPES_KEY] = (run.id, self._load_types(conn, run.id))
+            try:
+                return apply_all(conn, run, applied)
+            finally:
+                conn.info.pop(_TYPES_KEY, None)
+
+        def apply_all(conn: Connection, run: Any, applied: int) -> IngestResult:
             rejected: list[str] = []
             for seq, op in items:
                 if isinstance(op, AppendPoints):
@@ -370,15 +380,21 @@ class SqlStore(Store):
 
         return self._write(work)
 
+    @staticmethod
+    def _load_types(conn: Connection, run_pk: int) -> _RunTypes:
+        fields = conn.execute(select(t.fields.c.path, t.fields.c.type).where(t.fields.c.run_id == run_pk))
+        series = conn.execute(select(t.series.c.path, t.series.c.type).where(t.series.c.run_id == run_pk))
+        return _RunTypes({path: type_ for path, type_ in fields}, {path: type_ for path, type_ in series})
+
+    def _types(self, conn: Connection, run_pk: int) -> _RunTypes:
+        cached = conn.info.get(_TYPES_KEY)
+        if cached is not None and cached[0] == run_pk:
+            return cached[1]  # type: ignore[no-any-return]
+        return self._load_types(conn, run_pk)
+
     def _field_type(self, conn: Connection, run_pk: int, path: str) -> str | None:
-        found = conn.execute(
-            select(t.fields.c.type).where(t.fields.c.run_id == run_pk, t.fields.c.path == path)
-        ).scalar()
-        if found is None:
-            found = conn.execute(
-                select(t.series.c.type).where(t.series.c.run_id == run_pk, t.series.c.path == path)
-            ).scalar()
-        return found
+        types = self._types(conn, run_pk)
+        return types.fields.get(path) or types.series.get(path)
 
     def _check_type(self, conn: Connection, run_pk: int, path: str, type_: str, rejected: list[str]) -> bool:
         existing = self._field_type(conn, run_pk, path)
@@ -450,11 +466,14 @@ class SqlStore(Store):
 
     def _set_field(self, conn: Connection, run_pk: int, path: str, type_: str, **values: Any) -> None:
         row = {"float_value": None, "int_value": None, "text_value": None, **values, "type": type_}
-        updated = conn.execute(
-            update(t.fields).where(t.fields.c.run_id == run_pk, t.fields.c.path == path).values(row)
-        ).rowcount
-        if not updated:
+        types = self._types(conn, run_pk)
+        if path in types.fields:
+            conn.execute(
+                update(t.fields).where(t.fields.c.run_id == run_pk, t.fields.c.path == path).values(row)
+            )
+        else:
             conn.execute(insert(t.fields).values(run_id=run_pk, path=path, **row))
+        types.fields[path] = type_
 
     def _add_string(self, conn: Connection, run_pk: int, path: str, value: str) -> None:
         present = conn.execute(
@@ -470,6 +489,10 @@ class SqlStore(Store):
             conn.execute(insert(t.string_set_items).values(run_id=run_pk, path=path, value=value))
 
     def _delete(self, conn: Connection, run_pk: int, path: str) -> None:
+        types = self._types(conn, run_pk)
+        for known in (types.fields, types.series):
+            for gone in [p for p in known if p == path or p.startswith(path + "/")]:
+                del known[gone]
         for table in (t.fields, t.string_set_items):
             conn.execute(delete(table).where(table.c.run_id == run_pk, _at_or_under(table.c.path, path)))
         series_ids = list(
@@ -536,6 +559,7 @@ class SqlStore(Store):
                     run_id=run_pk, path=op.path, type=op.type, point_count=0, finite_count=0
                 )
             )
+            self._types(conn, run_pk).series[op.path] = op.type
             row = conn.execute(
                 select(t.series).where(t.series.c.run_id == run_pk, t.series.c.path == op.path)
             ).one()
@@ -934,6 +958,34 @@ class SqlStore(Store):
 
     def open_blob(self, sha256: str) -> BinaryIO:
         return self.blobs.open(sha256)
+
+    # -- import ------------------------------------------------------------------------------------
+
+    def restore_run_times(
+        self, project: str, run_id: str, creation_time: datetime, modification_time: datetime
+    ) -> None:
+        def work(conn: Connection) -> None:
+            run = self._run_row(conn, project, run_id)
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.id == run.id)
+                .values(
+                    creation_time=creation_time.timestamp(), modification_time=modification_time.timestamp()
+                )
+            )
+
+        self._write(work)
+
+
+_TYPES_KEY = "despina.ingest_types"
+
+
+@dataclass
+class _RunTypes:
+    """Field and series types of the run a batch is applied to (see `SqlStore.ingest`)."""
+
+    fields: dict[str, str]
+    series: dict[str, str]
 
 
 def _at_or_under(column: Any, path: str) -> Any:

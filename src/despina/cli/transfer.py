@@ -1,0 +1,144 @@
+"""`despina export PROJECT DIR` and `despina import despina DIR`.
+
+`import` is a group so that importers from other trackers can be added beside `despina`
+(`despina import mlflow ...`). Both commands work on the local home (`--home`, else DESPINA_HOME).
+This module does not import `despina.cli.main` (main imports it), so it has its own `--home` option.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from despina.config import read_settings
+from despina.exceptions import DespinaError
+
+if TYPE_CHECKING:
+    from despina.store.base import Store
+
+console = Console()
+
+home_option = click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Despina home folder (default: DESPINA_HOME or ./.despina).",
+)
+
+
+def _home(home: str | None) -> Path:
+    return Path(home).absolute() if home else read_settings().home
+
+
+def _store(home: Path) -> Store:
+    """The store of a home folder (the same one `despina sync` and runs in this process use)."""
+    from despina.backends.local import LocalBackend, backend_for
+
+    backend = backend_for(dataclasses.replace(read_settings(), home=home))
+    if not isinstance(backend, LocalBackend):  # pragma: no cover - only local homes exist so far
+        raise click.ClickException("export and import work on a local Despina home only")
+    return backend.store
+
+
+def _need_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise click.ClickException(
+            "export and import write Parquet and need pyarrow: pip install 'despina[transfer]'"
+        ) from None
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A progress bar over runs, fed by the (done, total, run id) callback of export and import."""
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[run]}"),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None, run="")
+
+        def update(done: int, total: int, run_id: str) -> None:
+            bar.update(task, completed=done, total=total, run=run_id)
+
+        yield update
+
+
+@click.command()
+@click.argument("project")
+@click.argument("directory", type=click.Path(file_okay=False))
+@home_option
+def export(project: str, directory: str, home: str | None) -> None:
+    """Write every run of PROJECT into DIRECTORY: runs, fields and series as Parquet, files as blobs.
+
+    DIRECTORY must be new or empty. `despina import despina DIRECTORY` reads it back, here or in
+    another home; any Parquet reader (pandas, DuckDB, Spark) reads it without Despina.
+    """
+    _need_pyarrow()
+    from despina.transfer import export_project
+
+    root = _home(home)
+    if not (root / "despina.db").exists():
+        raise click.ClickException(f"there is no Despina store in {root} (use --home or DESPINA_HOME)")
+    try:
+        with _progress("exporting runs") as update:
+            summary = export_project(_store(root), project, Path(directory), update)
+    except DespinaError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(
+        f"Exported {summary.runs} run(s) of {summary.project}: {summary.fields} field(s), "
+        f"{summary.series} series with {summary.points} point(s), {summary.blobs} file(s) "
+        f"({summary.blob_bytes / 1e6:.1f} MB) to {summary.directory}"
+    )
+
+
+@click.group(name="import")
+def import_() -> None:
+    """Import runs into a Despina home (from a Despina export, or other trackers)."""
+
+
+@import_.command(name="despina")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--project", default=None, help="Project to import into (default: the exported project).")
+@home_option
+def import_despina(directory: str, project: str | None, home: str | None) -> None:
+    """Read back a folder written by `despina export`.
+
+    Safe to repeat: importing the same folder again changes nothing, and an interrupted import
+    continues where it stopped.
+    """
+    _need_pyarrow()
+    from despina.transfer import import_directory
+
+    root = _home(home)
+    try:
+        with _progress("importing runs") as update:
+            summary = import_directory(_store(root), Path(directory), update, project=project)
+    except DespinaError as exc:
+        raise click.ClickException(str(exc)) from None
+    existing = summary.runs - summary.created
+    console.print(
+        f"Imported {summary.runs} run(s) of {summary.source_project} into {summary.project} "
+        f"({summary.created} new, {existing} already there): {summary.operations} operation(s), "
+        f"{summary.points} point(s), {summary.blobs} new file(s)"
+    )
+    renamed = {old: new for old, new in summary.ids.items() if old != new}
+    for old, new in renamed.items():
+        console.print(f"  {old} is now {new}")
+    for note in summary.notes:
+        console.print(f"[yellow]Note:[/yellow] {note}")
+    for reason in summary.rejected:
+        console.print(f"[red]Not applied:[/red] {reason}")
+    if summary.rejected:
+        raise SystemExit(1)

@@ -1,0 +1,1 @@
+"""`neptune.integrations`: the integrations Despina offers under Neptune's names (`optuna`)."""

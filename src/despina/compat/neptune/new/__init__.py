@@ -1,0 +1,42 @@
+"""`neptune.new`: the import path of Neptune's API before 1.0, for older scripts.
+
+    from despina.compat.neptune import new as neptune      # was: import neptune.new as neptune
+
+    run = neptune.init(project="team/cassava", api_token=neptune.ANONYMOUS_API_TOKEN)
+    run = neptune.init(project="team/cassava", run="CAS-12")   # resume CAS-12
+
+The same objects as `despina.compat.neptune`; `new.types`, `new.utils`, `new.exceptions` and
+`new.integrations.optuna` mirror `neptune.new.*`.
+"""
+
+from __future__ import annotations
+
+from despina.compat.neptune import (
+    ANONYMOUS,
+    ANONYMOUS_API_TOKEN,
+    Handler,
+    Project,
+    Run,
+    __version__,
+    get_project,
+    init,
+    init_project,
+    init_run,
+)
+from despina.compat.neptune.new import exceptions, types, utils
+
+__all__ = [
+    "ANONYMOUS",
+    "ANONYMOUS_API_TOKEN",
+    "Handler",
+    "Project",
+    "Run",
+    "__version__",
+    "exceptions",
+    "get_project",
+    "init",
+    "init_project",
+    "init_run",
+    "types",
+    "utils",
+]

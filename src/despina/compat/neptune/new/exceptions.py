@@ -1,0 +1,53 @@
+"""`neptune.new.exceptions`: the same as `despina.compat.neptune.exceptions`."""
+
+from __future__ import annotations
+
+from despina.compat.neptune.exceptions import (
+    ContainerUUIDNotFound,
+    FileNotFound,
+    InactiveRunException,
+    MetadataInconsistency,
+    MissingFieldException,
+    NeedExistingRunForReadOnlyMode,
+    NeptuneException,
+    NeptuneInvalidQueryException,
+    NeptuneMissingProjectNameException,
+    NeptuneOfflineModeFetchException,
+    NeptunePossibleLegacyUsageException,
+    NeptuneReadOnlyException,
+    NeptuneRunResumeAndCustomIdCollision,
+    NeptuneUnsupportedFunctionalityException,
+    NeptuneUnsupportedType,
+    NeptuneUnsupportedValue,
+    NeptuneUserApiInputException,
+    NeptuneWarning,
+    ProjectNotFound,
+    RunNotFound,
+    RunUUIDNotFound,
+    TypeDoesNotSupportAttributeException,
+)
+
+__all__ = [
+    "ContainerUUIDNotFound",
+    "FileNotFound",
+    "InactiveRunException",
+    "MetadataInconsistency",
+    "MissingFieldException",
+    "NeedExistingRunForReadOnlyMode",
+    "NeptuneException",
+    "NeptuneInvalidQueryException",
+    "NeptuneMissingProjectNameException",
+    "NeptuneOfflineModeFetchException",
+    "NeptunePossibleLegacyUsageException",
+    "NeptuneReadOnlyException",
+    "NeptuneRunResumeAndCustomIdCollision",
+    "NeptuneUnsupportedFunctionalityException",
+    "NeptuneUnsupportedType",
+    "NeptuneUnsupportedValue",
+    "NeptuneUserApiInputException",
+    "NeptuneWarning",
+    "ProjectNotFound",
+    "RunNotFound",
+    "RunUUIDNotFound",
+    "TypeDoesNotSupportAttributeException",
+]

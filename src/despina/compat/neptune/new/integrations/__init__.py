@@ -1,0 +1,1 @@
+"""`neptune.new.integrations`: the same as `despina.compat.neptune.integrations`."""
