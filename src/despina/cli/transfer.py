@@ -142,3 +142,81 @@ def import_despina(directory: str, project: str | None, home: str | None) -> Non
         console.print(f"[red]Not applied:[/red] {reason}")
     if summary.rejected:
         raise SystemExit(1)
+
+
+@import_.command(name="neptune")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--files-path",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="The exporter's --files-path folder (default: PATH/files).",
+)
+@home_option
+def import_neptune_command(path: str, files_path: str | None, home: str | None) -> None:
+    """Read a folder written by Neptune's exporter (`neptune-exporter export`).
+
+    PATH holds `data/` and `files/` (or is the data folder). Projects keep their names, runs keep their
+    Neptune id as custom run id. Safe to repeat: importing again changes nothing.
+    """
+    _need_pyarrow()
+    from despina.transfer.import_neptune import import_neptune
+
+    root = _home(home)
+    try:
+        with _progress("importing Neptune runs") as update:
+            summary = import_neptune(_store(root), Path(path), files_path, update)
+    except DespinaError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(
+        f"Imported {summary.runs} Neptune run(s) into {', '.join(summary.projects)} "
+        f"({summary.created} new, {summary.runs - summary.created} already there): "
+        f"{summary.operations} operation(s), {summary.points} point(s), {summary.blobs} new file(s)"
+    )
+    for note in summary.notes:
+        console.print(f"[yellow]Note:[/yellow] {note}")
+    for reason in summary.rejected:
+        console.print(f"[red]Not applied:[/red] {reason}")
+    if summary.rejected:
+        raise SystemExit(1)
+
+
+@import_.command(name="mlflow")
+@click.option(
+    "--tracking-uri",
+    required=True,
+    help="MLflow tracking URI (sqlite:///mlflow.db, file:./mlruns, http://...).",
+)
+@click.option("--experiment", default=None, help="Import only this experiment (by name; default: all).")
+@click.option(
+    "--project",
+    default=None,
+    help="Project to import into (default: mlflow/<experiment name> per experiment).",
+)
+@home_option
+def import_mlflow(tracking_uri: str, experiment: str | None, project: str | None, home: str | None) -> None:
+    """Copy experiments, runs, params, tags, metric histories and artifacts from MLflow.
+
+    Safe to repeat: importing again finds the runs it created (their custom run id is the MLflow run
+    id) and applies nothing twice.
+    """
+    from despina.transfer.import_mlflow import import_mlflow as run_import
+
+    root = _home(home)
+    try:
+        with _progress("importing MLflow runs") as update:
+            summary = run_import(_store(root), tracking_uri, experiment, project, update)
+    except DespinaError as exc:
+        raise click.ClickException(str(exc)) from None
+    existing = summary.runs - summary.created
+    console.print(
+        f"Imported {summary.runs} run(s) of {summary.experiments} MLflow experiment(s) into "
+        f"{', '.join(summary.projects) or 'no project'} ({summary.created} new, {existing} already there): "
+        f"{summary.operations} operation(s), {summary.points} point(s), {summary.blobs} new file(s)"
+    )
+    for note in summary.notes:
+        console.print(f"[yellow]Note:[/yellow] {note}")
+    for reason in summary.rejected:
+        console.print(f"[red]Not applied:[/red] {reason}")
+    if summary.rejected:
+        raise SystemExit(1)
