@@ -11,6 +11,8 @@ The same objects as `despina.compat.neptune`; `new.types`, `new.utils`, `new.exc
 
 from __future__ import annotations
 
+import sys
+
 from despina.compat.neptune import (
     ANONYMOUS,
     ANONYMOUS_API_TOKEN,
@@ -18,12 +20,27 @@ from despina.compat.neptune import (
     Project,
     Run,
     __version__,
+    exceptions,
     get_project,
     init,
     init_project,
     init_run,
+    integrations,
+    types,
+    utils,
 )
-from despina.compat.neptune.new import exceptions, types, utils
+from despina.compat.neptune.integrations import optuna as _optuna
+
+# `neptune.new.X` is `neptune.X`: the same module objects answer the old import paths, so nothing is
+# written twice and `isinstance` checks agree whichever path a script used.
+for _name, _module in {
+    "exceptions": exceptions,
+    "types": types,
+    "utils": utils,
+    "integrations": integrations,
+    "integrations.optuna": _optuna,
+}.items():
+    sys.modules[f"{__name__}.{_name}"] = _module
 
 __all__ = [
     "ANONYMOUS",
@@ -37,6 +54,7 @@ __all__ = [
     "init",
     "init_project",
     "init_run",
+    "integrations",
     "types",
     "utils",
 ]

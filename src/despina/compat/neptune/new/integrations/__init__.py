@@ -1,1 +1,0 @@
-"""`neptune.new.integrations`: the same as `despina.compat.neptune.integrations`."""
