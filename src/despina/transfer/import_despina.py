@@ -55,6 +55,7 @@ from despina.client.operations import (
     referenced_files,
 )
 from despina.store.base import RunCreate, RunInfo, Store
+from despina.transfer.batches import ingest_in_batches
 from despina.transfer.format import (
     BLOBS_DIR,
     FIELDS_FILE,
@@ -73,8 +74,6 @@ from despina.transfer.format import (
 
 # Operations and points per `ingest` call: one transaction each, big enough to be fast, small enough
 # that an interrupted import loses little work.
-_OPS_PER_BATCH = 256
-_POINTS_PER_BATCH = 50_000
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _RUN_ID = re.compile(r"(.+)-(\d+)")
 
@@ -501,28 +500,23 @@ class _Importer:
     def ingest(self, record: _RunRecord, run_id: str, operations: Iterator[Operation]) -> None:
         """Send the run's operations in batches, skipping those a previous import already applied."""
         applied = self.store.applied_seq(self.project, run_id, self.writer_id)
-        batch: list[tuple[int, Operation]] = []
-        points = 0
 
-        def send() -> None:
-            result = self.store.ingest(self.project, run_id, self.writer_id, batch, batch[-1][0])
-            self.summary.rejected.extend(f"{record.id} -> {run_id}: {reason}" for reason in result.rejected)
-            self.summary.operations += len(batch)
-
-        for seq, op in enumerate(operations):
-            if seq <= applied:
-                continue
+        def stage(op: Operation) -> None:
             for ref in referenced_files(op):
                 self.stage_blob(ref)
-            batch.append((seq, op))
-            if isinstance(op, AppendPoints):
-                points += len(op)
-                self.summary.points += len(op)
-            if len(batch) >= _OPS_PER_BATCH or points >= _POINTS_PER_BATCH:
-                send()
-                batch, points = [], 0
-        if batch:
-            send()
+
+        outcome = ingest_in_batches(
+            self.store,
+            self.project,
+            run_id,
+            self.writer_id,
+            enumerate(operations),
+            applied=applied,
+            before=stage,
+        )
+        self.summary.operations += outcome.operations
+        self.summary.points += outcome.points
+        self.summary.rejected.extend(f"{record.id} -> {run_id}: {reason}" for reason in outcome.rejected)
 
 
 def import_directory(

@@ -61,11 +61,10 @@ from despina.client.operations import (
     Operation,
 )
 from despina.store.base import RunCreate, RunInfo, Store
+from despina.transfer.batches import ingest_in_batches
 from despina.transfer.format import POINTS_PER_OPERATION, ProgressCallback, TransferError
 
 WRITER_ID = "import-mlflow"
-_OPS_PER_BATCH = 256
-_POINTS_PER_BATCH = 50_000
 _PAGE = 1000
 _CHUNK = 1 << 20
 _SYSTEM_TAG = "mlflow."
@@ -262,26 +261,10 @@ class _RunImporter:
         operations: list[tuple[int, Operation]],
         applied: int,
     ) -> None:
-        batch: list[tuple[int, Operation]] = []
-        points = 0
-
-        def send() -> None:
-            result = self.store.ingest(project, run.id, WRITER_ID, batch, batch[-1][0])
-            self.summary.rejected.extend(f"{mlflow_id} -> {run.id}: {reason}" for reason in result.rejected)
-            self.summary.operations += len(batch)
-
-        for seq, op in operations:
-            if seq <= applied:
-                continue
-            batch.append((seq, op))
-            if isinstance(op, AppendPoints):
-                points += len(op)
-                self.summary.points += len(op)
-            if len(batch) >= _OPS_PER_BATCH or points >= _POINTS_PER_BATCH:
-                send()
-                batch, points = [], 0
-        if batch:
-            send()
+        outcome = ingest_in_batches(self.store, project, run.id, WRITER_ID, operations, applied=applied)
+        self.summary.operations += outcome.operations
+        self.summary.points += outcome.points
+        self.summary.rejected.extend(f"{mlflow_id} -> {run.id}: {reason}" for reason in outcome.rejected)
 
 
 def _chunks(series: AppendPoints) -> Iterator[AppendPoints]:

@@ -63,10 +63,10 @@ from despina.client.operations import (
     referenced_files,
 )
 from despina.store.base import RunCreate, RunInfo, Store
+from despina.transfer.batches import ingest_in_batches
 from despina.transfer.format import POINTS_PER_OPERATION, ProgressCallback, TransferError
 
 WRITER_ID = "import-neptune"
-_OPS_PER_BATCH = 256
 _PART = "_part_"
 _COLUMNS = ("project_id", "run_id", "attribute_path", "attribute_type")
 _ATOMS = {
@@ -382,27 +382,24 @@ class _Importer:
 
     def ingest(self, run: _Run, info: RunInfo, operations: Iterator[Operation]) -> None:
         applied = self.store.applied_seq(run.project, info.id, WRITER_ID)
-        batch: list[tuple[int, Operation]] = []
 
-        def send() -> None:
-            result = self.store.ingest(run.project, info.id, WRITER_ID, batch, batch[-1][0])
-            self.summary.rejected.extend(f"{run.run_id} -> {info.id}: {reason}" for reason in result.rejected)
-            self.summary.operations += len(batch)
-
-        for seq, op in enumerate(operations):
-            if seq <= applied:
-                continue
+        def check_blobs(op: Operation) -> None:
             for ref in referenced_files(op):
                 if not self.store.has_blob(ref.sha256):  # pragma: no cover - file_ref stored it
                     raise TransferError(f"the content of {ref.name!r} is not stored")
-            batch.append((seq, op))
-            if isinstance(op, AppendPoints):
-                self.summary.points += len(op)
-            if len(batch) >= _OPS_PER_BATCH:
-                send()
-                batch = []
-        if batch:
-            send()
+
+        outcome = ingest_in_batches(
+            self.store,
+            run.project,
+            info.id,
+            WRITER_ID,
+            enumerate(operations),
+            applied=applied,
+            before=check_blobs,
+        )
+        self.summary.operations += outcome.operations
+        self.summary.points += outcome.points
+        self.summary.rejected.extend(f"{run.run_id} -> {info.id}: {reason}" for reason in outcome.rejected)
 
 
 def import_neptune(
