@@ -56,6 +56,16 @@ def _need_pyarrow() -> None:
         ) from None
 
 
+def _report_problems(notes: list[str], rejected: list[str]) -> None:
+    """Print an import's notes and what it could not apply; the latter makes the command fail."""
+    for note in notes:
+        console.print(f"[yellow]Note:[/yellow] {note}")
+    for reason in rejected:
+        console.print(f"[red]Not applied:[/red] {reason}")
+    if rejected:
+        raise SystemExit(1)
+
+
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int, str], None]]:
     """A progress bar over runs, fed by the (done, total, run id) callback of export and import."""
@@ -136,12 +146,7 @@ def import_despina(directory: str, project: str | None, home: str | None) -> Non
     renamed = {old: new for old, new in summary.ids.items() if old != new}
     for old, new in renamed.items():
         console.print(f"  {old} is now {new}")
-    for note in summary.notes:
-        console.print(f"[yellow]Note:[/yellow] {note}")
-    for reason in summary.rejected:
-        console.print(f"[red]Not applied:[/red] {reason}")
-    if summary.rejected:
-        raise SystemExit(1)
+    _report_problems(summary.notes, summary.rejected)
 
 
 @import_.command(name="neptune")
@@ -173,12 +178,7 @@ def import_neptune_command(path: str, files_path: str | None, home: str | None) 
         f"({summary.created} new, {summary.runs - summary.created} already there): "
         f"{summary.operations} operation(s), {summary.points} point(s), {summary.blobs} new file(s)"
     )
-    for note in summary.notes:
-        console.print(f"[yellow]Note:[/yellow] {note}")
-    for reason in summary.rejected:
-        console.print(f"[red]Not applied:[/red] {reason}")
-    if summary.rejected:
-        raise SystemExit(1)
+    _report_problems(summary.notes, summary.rejected)
 
 
 @import_.command(name="mlflow")
@@ -214,9 +214,4 @@ def import_mlflow(tracking_uri: str, experiment: str | None, project: str | None
         f"{', '.join(summary.projects) or 'no project'} ({summary.created} new, {existing} already there): "
         f"{summary.operations} operation(s), {summary.points} point(s), {summary.blobs} new file(s)"
     )
-    for note in summary.notes:
-        console.print(f"[yellow]Note:[/yellow] {note}")
-    for reason in summary.rejected:
-        console.print(f"[red]Not applied:[/red] {reason}")
-    if summary.rejected:
-        raise SystemExit(1)
+    _report_problems(summary.notes, summary.rejected)

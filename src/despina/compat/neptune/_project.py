@@ -269,32 +269,8 @@ class Project:
         return f"<Project {self.name!r}>"
 
 
-def init_project(
-    project: str | None = None,
-    *,
-    api_token: str | None = None,
-    mode: str | None = None,
-    flush_period: float = 5,
-    proxies: dict[str, str] | None = None,
-    async_lag_callback: Any = None,
-    async_lag_threshold: float = 1800.0,
-    async_no_progress_callback: Any = None,
-    async_no_progress_threshold: float = 300.0,
-    **kwargs: Any,
-) -> Project:
-    """Open a project (default: DESPINA_PROJECT, else NEPTUNE_PROJECT) to read its runs table."""
-    return Project(
-        project,
-        api_token=api_token,
-        mode=mode,
-        flush_period=flush_period,
-        proxies=proxies,
-        async_lag_callback=async_lag_callback,
-        async_lag_threshold=async_lag_threshold,
-        async_no_progress_callback=async_no_progress_callback,
-        async_no_progress_threshold=async_no_progress_threshold,
-        **kwargs,
-    )
+# `neptune.init_project(...)` is the Project constructor, as in neptune 1.x (`init_project = Project`).
+init_project = Project
 
 
 def get_project(
