@@ -13,8 +13,13 @@
     ├── InactiveRunError               the run was stopped
     ├── ReadOnlyRunError               a write in read-only mode
     ├── NoStoreError                   reading back in debug or offline mode
-    └── JournalError                   a journal folder that cannot be read
-        └── JournalCorruptError        a record in the middle of a journal fails its checksum
+    ├── JournalError                   a journal folder that cannot be read
+    │   └── JournalCorruptError        a record in the middle of a journal fails its checksum
+    ├── BlobHashMismatchError          uploaded content does not hash to the digest it was sent as
+    ├── SchemaVersionError             the database schema is older or newer than this Despina
+    └── ServerError                    a Despina server answered with an error
+        ├── ServerUnavailableError     the server cannot be reached (the data waits in the journal)
+        └── AccessDeniedError          the token is missing, expired or revoked, or lacks the role
 
     DespinaWarning (UserWarning)       a background failure; the data is safe on disk
 
@@ -78,6 +83,30 @@ class JournalError(DespinaError):
 
 class JournalCorruptError(JournalError):
     """A journal record before the last one fails its checksum."""
+
+
+class BlobHashMismatchError(DespinaError):
+    """Uploaded content does not hash to the sha256 it was sent under."""
+
+
+class SchemaVersionError(DespinaError):
+    """The database was made by another version of Despina: upgrade it, or upgrade Despina."""
+
+
+class ServerError(DespinaError):
+    """A Despina server answered with an error; the message carries its status and detail."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ServerUnavailableError(ServerError):
+    """The server cannot be reached or is overloaded; what was logged stays in the journal."""
+
+
+class AccessDeniedError(ServerError):
+    """The API token is missing, expired or revoked, or its user lacks the role for this project."""
 
 
 class DespinaWarning(UserWarning):

@@ -123,3 +123,59 @@ writers = Table(
     Column("writer_id", String(128), primary_key=True),
     Column("last_seq", BigInteger, nullable=False),
 )
+
+# --- Users and access (the server's; an embedded home has none and needs no login) -------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", Text),  # argon2id; NULL for a user who signs in with tokens only
+    Column("is_admin", Boolean, nullable=False, default=False),  # server admin: every workspace
+    Column("created_at", Float, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+# API tokens are shown once; only their sha256 is kept (they are random, so a slow hash adds nothing).
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),  # the first characters, to tell tokens apart in lists
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("revoked_at", Float),
+    Column("last_used_at", Float),
+)
+
+# A workspace is the part of a project name before the "/"; its admins may do anything in it.
+workspace_admins = Table(
+    "workspace_admins",
+    metadata,
+    Column("workspace", String(128), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+)
+
+# Roles are keyed by project name, so access can be granted before the first run creates the project.
+project_roles = Table(
+    "project_roles",
+    metadata,
+    Column("project", String(256), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("role", String(16), nullable=False),  # viewer | contributor | owner
+)
+
+# Browser sessions: the cookie holds a random id whose sha256 is stored, with the CSRF token it pairs with.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)

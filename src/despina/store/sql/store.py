@@ -44,6 +44,7 @@ from despina.client.operations import (
 )
 from despina.exceptions import RunNotFoundError
 from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData, SeriesSummary, Store
+from despina.store.blobs.base import BlobStore
 from despina.store.blobs.local import LocalBlobStore
 from despina.store.series_codec import decode_chunk, encode_chunk
 from despina.store.sql import schema as t
@@ -108,7 +109,7 @@ def _is_locked(exc: OperationalError) -> bool:
 class SqlStore(Store):
     """Runs in a SQL database, file contents in a blob store."""
 
-    def __init__(self, url: str, blobs: LocalBlobStore, crash_timeout: float = DEFAULT_CRASH_TIMEOUT) -> None:
+    def __init__(self, url: str, blobs: BlobStore, crash_timeout: float = DEFAULT_CRASH_TIMEOUT) -> None:
         self.url = url
         self.blobs = blobs
         self.crash_timeout = crash_timeout
