@@ -118,6 +118,11 @@ class SqlStore(Store):
         self._read_engine = self._make_engine(immediate=False) if self._sqlite else self._write_engine
         self._retry(self._create_schema)
 
+    @property
+    def engine(self) -> Engine:
+        """The engine that writes (SQLite: transactions begin IMMEDIATE), for tables beside the runs."""
+        return self._write_engine
+
     # -- connections -------------------------------------------------------------------------------
 
     def _make_engine(self, *, immediate: bool) -> Engine:

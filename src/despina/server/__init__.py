@@ -1,0 +1,1 @@
+"""The Despina tracking server: `create_app(settings)` builds the FastAPI app over one Store."""
