@@ -56,7 +56,8 @@ class Backend(ABC):
     ) -> list[dict[str, Any]]: ...
 
     @abstractmethod
-    def open_blob(self, sha256: str) -> BinaryIO: ...
+    def open_blob(self, project: str, sha256: str) -> BinaryIO:
+        """Stream the content of a file a run of `project` refers to."""
 
     def checkpoint(self) -> None:  # noqa: B027 - optional hook
         """Make what was applied durable in the store's main files."""

@@ -71,7 +71,7 @@ class LocalBackend(Backend):
     ) -> list[dict[str, Any]]:
         return self.store.runs_table(project, owner=owner, tags=tags, state=state, columns=columns)
 
-    def open_blob(self, sha256: str) -> BinaryIO:
+    def open_blob(self, project: str, sha256: str) -> BinaryIO:
         return self.store.open_blob(sha256)
 
     def checkpoint(self) -> None:
@@ -84,17 +84,25 @@ class LocalBackend(Backend):
 # One store per home folder and process: opening SQLite and checking the schema for every run would
 # cost more than the run itself in a sweep of a thousand short runs. Keyed by the explicit folder.
 _backends: dict[Path, LocalBackend] = {}
+_http_backends: dict[tuple[str, str | None], Backend] = {}
 _backends_lock = threading.Lock()
-os.register_at_fork(after_in_child=_backends.clear)  # a child must not share the parent's connections
+os.register_at_fork(after_in_child=_backends.clear)
+os.register_at_fork(after_in_child=_http_backends.clear)  # a child must not share the parent's connections
 
 
 def backend_for(settings: Settings) -> Backend:
-    """The backend the settings point at: a server when DESPINA_URL is set, else the local home."""
+    """The backend the settings point at: a server when DESPINA_URL is set, else the local home.
+
+    One per home folder (or server and token) and process, shared by its runs."""
     if settings.url:
-        raise DespinaConfigError(
-            f"DESPINA_URL={settings.url!r}: this version has no HTTP client yet; unset DESPINA_URL to log "
-            f"into the local store in {settings.home}"
-        )
+        from despina.backends.http import HttpBackend
+
+        with _backends_lock:
+            key = (settings.url, settings.api_token)
+            remote = _http_backends.get(key)
+            if remote is None:
+                remote = _http_backends[key] = HttpBackend(settings.url, settings.api_token)
+            return remote
     with _backends_lock:
         backend = _backends.get(settings.home)
         if backend is None or not (settings.home / "despina.db").exists():

@@ -442,7 +442,7 @@ class Run:
 
     def _download_blob(self, sha256: str, target: Path) -> None:
         backend = self._require_store()
-        with backend.open_blob(sha256) as stream:
+        with backend.open_blob(self.project, sha256) as stream:
             copy_blob_to(stream, target)
 
     def fetch(self) -> dict[str, Any]:

@@ -179,3 +179,13 @@ web_sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+# Which project may read which blob: blobs are shared by content across projects, so a download is
+# allowed only where a run of the project references the content (recorded when a batch is ingested
+# through the server) or a member uploaded it there.
+project_blobs = Table(
+    "project_blobs",
+    metadata,
+    Column("project", String(256), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+)

@@ -123,6 +123,11 @@ class SqlStore(Store):
         """The engine that writes (SQLite: transactions begin IMMEDIATE), for tables beside the runs."""
         return self._write_engine
 
+    @property
+    def read_engine(self) -> Engine:
+        """The engine for reads (SQLite: deferred transactions, so readers never wait for the writer)."""
+        return self._read_engine
+
     # -- connections -------------------------------------------------------------------------------
 
     def _make_engine(self, *, immediate: bool) -> Engine:

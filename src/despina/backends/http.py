@@ -1,0 +1,282 @@
+"""HttpBackend: the client's side of a Despina server (DESPINA_URL, DESPINA_API_TOKEN).
+
+It is only a transport: the run still writes its journal first, and the sender drains it here. A
+server that is down makes `ingest` raise ServerUnavailableError after a few quick retries; the sender
+then keeps the data in the journal and retries with a growing delay, so training never waits on it.
+Every request is safe to repeat: ingest is idempotent on the server by (run, writer, sequence), and
+uploads are named after their content, so a repeated or resumed upload sends only missing parts.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import httpx
+import msgpack
+import numpy as np
+
+from despina.backends.base import Backend
+from despina.client.codec import encode_batch
+from despina.client.operations import FileRef, Operation, referenced_files
+from despina.exceptions import (
+    AccessDeniedError,
+    DespinaConfigError,
+    ProjectNotFoundError,
+    RunNotFoundError,
+    ServerError,
+    ServerUnavailableError,
+)
+from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData
+from despina.store.wire import decode_fields, decode_run_info, decode_value
+
+_T = TypeVar("_T")
+API = "/api/v1"
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def _project_path(project: str) -> str:
+    parts = project.split("/")
+    if len(parts) != 2:
+        raise DespinaConfigError(
+            f"project {project!r}: a Despina server names projects 'workspace/project', e.g. 'team/cassava'"
+        )
+    return f"{API}/projects/{parts[0]}/{parts[1]}"
+
+
+class _ResponseStream(io.RawIOBase):
+    """A streamed response body as a readable binary file; closing it closes the response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self._chunks: Iterator[bytes] = response.iter_bytes(1 << 20)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(buffer), len(self._buffer))
+        buffer[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._response.close()
+        super().close()
+
+
+class HttpBackend(Backend):
+    """Talks to one server with one API token."""
+
+    def __init__(
+        self,
+        url: str,
+        api_token: str | None = None,
+        *,
+        timeout: float = 60.0,
+        retries: int = 4,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"User-Agent": "despina-client"}
+        if api_token:
+            headers["Authorization"] = f"Bearer {api_token}"
+        self.url = url.rstrip("/")
+        self.retries = retries
+        self._client = httpx.Client(
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            transport=transport,
+        )
+        self._linked: set[tuple[str, str]] = set()  # (project, sha256) the server has for the project
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def _send(self, make: Callable[[], httpx.Response], accept: int | None = None) -> httpx.Response:
+        """Send with quick retries on connection errors and overload; raise a Despina error for an
+        error status other than `accept`."""
+        delay = 0.25
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                response = make()
+            except httpx.TransportError as exc:
+                if last:
+                    raise ServerUnavailableError(
+                        f"cannot reach the Despina server at {self.url} ({type(exc).__name__}: {exc})"
+                    ) from exc
+            else:
+                if response.status_code == accept:
+                    response.read()
+                    return response
+                if response.status_code not in RETRY_STATUSES or last:
+                    return self._check(response)
+                response.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 4.0)
+        raise AssertionError("unreachable")
+
+    def _check(self, response: httpx.Response) -> httpx.Response:
+        if response.status_code < 400:
+            return response
+        response.read()
+        try:
+            detail: Any = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        status = response.status_code
+        where = f"{response.request.method} {response.request.url.path}"
+        if status in (401, 403):
+            raise AccessDeniedError(f"the Despina server refused {where}: {detail}", status)
+        if status == 404:
+            if str(detail).startswith("project") and str(detail).endswith("not found"):
+                raise ProjectNotFoundError(str(detail))
+            raise RunNotFoundError(str(detail))
+        if status in RETRY_STATUSES:
+            raise ServerUnavailableError(f"the Despina server is unavailable ({status}): {detail}", status)
+        raise ServerError(f"the Despina server answered {status} to {where}: {detail}", status)
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._send(lambda: self._client.request(method, path, **kwargs)).json()
+
+    # -- runs -------------------------------------------------------------------------------------
+
+    def create_run(self, request: RunCreate) -> tuple[RunInfo, bool]:
+        body = request.to_dict()
+        del body["project"]
+        answer = self._json("POST", f"{_project_path(request.project)}/runs", json=body)
+        return decode_run_info(answer["run"]), bool(answer["created"])
+
+    def get_run(self, project: str, run_id: str) -> RunInfo:
+        return decode_run_info(self._json("GET", f"{_project_path(project)}/runs/{run_id}"))
+
+    def fields(self, project: str, run_id: str, prefix: str | None = None) -> dict[str, FieldValue]:
+        params = {"prefix": prefix} if prefix is not None else {}
+        return decode_fields(self._json("GET", f"{_project_path(project)}/runs/{run_id}/fields", params=params))
+
+    def series(
+        self,
+        project: str,
+        run_id: str,
+        path: str,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> SeriesData:
+        params: dict[str, Any] = {"path": path}
+        if step_range is not None:
+            if step_range[0] is not None:
+                params["step_min"] = step_range[0]
+            if step_range[1] is not None:
+                params["step_max"] = step_range[1]
+        response = self._send(
+            lambda: self._client.get(f"{_project_path(project)}/runs/{run_id}/series", params=params)
+        )
+        data = msgpack.unpackb(response.content, raw=False)
+        values: Any = data["values"]
+        if data["kind"] == "float":
+            values = np.frombuffer(values, dtype="<f8").copy()
+        elif data["kind"] == "file":
+            values = [FileRef.from_dict(v) for v in values]
+        return SeriesData(
+            np.frombuffer(data["steps"], dtype="<f8").copy(),
+            np.frombuffer(data["timestamps"], dtype="<f8").copy(),
+            values,
+        )
+
+    def runs_table(
+        self,
+        project: str,
+        *,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {}
+        for key, values in (("owner", owner), ("tags", tags), ("state", state), ("columns", columns)):
+            if values is not None:
+                params[key] = list(values)
+        rows = self._json("GET", f"{_project_path(project)}/runs", params=params)
+        return [{path: decode_value(value) for path, value in row.items()} for row in rows]
+
+    def list_projects(self) -> list[str]:
+        return [p["name"] for p in self._json("GET", f"{API}/projects")]
+
+    # -- ingest -----------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        project: str,
+        run_id: str,
+        writer_id: str,
+        items: Sequence[tuple[int, Operation]],
+        last_seq: int,
+        staged_blobs: Path,
+    ) -> IngestResult:
+        refs = {ref.sha256: ref for _, op in items for ref in referenced_files(op)}
+        for sha in refs:
+            if (project, sha) not in self._linked:
+                self.upload_blob(project, staged_blobs / sha, sha)
+        body = msgpack.packb(
+            {"writer_id": writer_id, "last_seq": last_seq, "batch": encode_batch(list(items))}, use_bin_type=True
+        )
+        url = f"{_project_path(project)}/runs/{run_id}/ingest"
+        headers = {"Content-Type": "application/msgpack"}
+        for _ in range(2):
+            response = self._send(lambda: self._client.post(url, content=body, headers=headers), accept=409)
+            if response.status_code != 409:
+                answer = response.json()
+                return IngestResult(int(answer["applied_seq"]), list(answer["rejected"]))
+            # The server forgot a file we thought it had (another project, a restored database).
+            for sha in response.json().get("missing_blobs", []):
+                self._linked.discard((project, sha))
+                self.upload_blob(project, staged_blobs / sha, sha)
+        raise ServerError(f"the server keeps asking for files of run {run_id} that were uploaded", 409)
+
+    # -- files ------------------------------------------------------------------------------------
+
+    def upload_blob(self, project: str, source: Path, sha256: str) -> None:
+        """Upload a file's content in parts, sending only the parts the server does not have yet."""
+        if not source.exists():
+            raise FileNotFoundError(f"the content of file {sha256[:12]} is missing from {source.parent}")
+        size = source.stat().st_size
+        base = f"{_project_path(project)}/uploads"
+        status = self._json("POST", base, json={"sha256": sha256, "size": size})
+        if not status["complete"]:
+            upload_id, part_size = status["upload_id"], int(status["part_size"])
+            have = {int(n): int(s) for n, s in status["parts"].items()}
+            count = max(1, math.ceil(size / part_size))
+            with open(source, "rb") as handle:
+                for part_no in range(count):
+                    expected = min(part_size, size - part_no * part_size)
+                    if have.get(part_no) == expected:
+                        continue  # received before the connection broke
+                    handle.seek(part_no * part_size)
+                    chunk = handle.read(expected)
+                    self._send(
+                        lambda chunk=chunk, n=part_no: self._client.put(  # type: ignore[misc]
+                            f"{base}/{upload_id}/parts/{n}",
+                            content=chunk,
+                            headers={"Content-Type": "application/octet-stream"},
+                        )
+                    )
+            self._json("POST", f"{base}/{upload_id}/complete", json={"sha256": sha256})
+        self._linked.add((project, sha256))
+
+    def open_blob(self, project: str, sha256: str) -> BinaryIO:
+        request = self._client.build_request("GET", f"{_project_path(project)}/blobs/{sha256}")
+        response = self._send(lambda: self._client.send(request, stream=True))
+        return io.BufferedReader(_ResponseStream(response), 1 << 20)  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,83 @@
+"""`create_app(settings)`: the FastAPI app over one store. Nothing lives at module level.
+
+Every process built from the same settings serves the same data: all state is in the database and the
+blob store, so N processes can run behind a load balancer on PostgreSQL and S3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from despina.exceptions import ProjectNotFoundError, RunNotFoundError, SchemaVersionError
+from despina.server.access_log import log_request
+from despina.server.auth.service import AccessService
+from despina.server.blob_links import BlobLinks
+from despina.server.routers import access, blobs, health, ingest, runs
+from despina.server.settings import ServerSettings
+from despina.server.state import ServerState
+from despina.store.blobs import blob_store_from_url
+from despina.store.sql.store import open_store
+
+API_PREFIX = "/api/v1"
+
+
+def open_state(settings: ServerSettings) -> ServerState:
+    """Connect to the database and blob store the settings name.
+
+    Raises SchemaVersionError when the database was made by another version: the server never
+    migrates by itself (`despina db upgrade` does, in one transaction), so a rolling deploy cannot
+    half-upgrade a shared database.
+    """
+    blob_store = blob_store_from_url(settings.blobs_url)
+    store = open_store(settings.db_url, blob_store, crash_timeout=settings.crash_timeout, migrate="check")
+    return ServerState(
+        settings=settings,
+        store=store,
+        access=AccessService(store.engine, session_ttl_seconds=settings.session_ttl_seconds),
+        links=BlobLinks(store.engine, store.read_engine),
+    )
+
+
+def create_app(settings: ServerSettings, state: ServerState | None = None) -> FastAPI:
+    """The app; `state` may be given by tests that share one store between apps."""
+    own_state = state or open_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if state is None:
+            own_state.close()
+
+    app = FastAPI(
+        title="Despina",
+        summary="Self-hosted experiment tracker: runs, fields, series and files.",
+        version="1",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.despina = own_state
+    # The auth helpers read these two directly.
+    app.state.access = own_state.access
+    app.state.settings = settings
+    app.middleware("http")(log_request)
+
+    @app.exception_handler(RunNotFoundError)
+    async def run_not_found(_request: Request, exc: RunNotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(ProjectNotFoundError)
+    async def project_not_found(_request: Request, exc: ProjectNotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    app.include_router(health.router)
+    for module in (access, runs, ingest, blobs):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app
+
+
+__all__ = ["API_PREFIX", "SchemaVersionError", "create_app", "open_state"]

@@ -1,0 +1,85 @@
+"""How store values travel over HTTP as JSON, exactly: the server encodes, the HTTP backend decodes.
+
+JSON has no NaN, infinities, datetimes, sets or file references, and those must come back as they went
+in (a NaN loss is a result, not a missing value). Values JSON can carry go as themselves; the rest as a
+one-key object whose key starts with `$`:
+
+    {"$float": "NaN" | "Infinity" | "-Infinity"}     {"$datetime": "2026-11-22T10:00:00.123456+00:00"}
+    {"$set": [...]}   {"$file": {sha256, size, name, extension, mime_type}}   {"$series": {count, last, ...}}
+
+Plain objects whose keys start with `$` do not occur in store values (field paths never start with it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from despina.client.operations import FileRef
+from despina.store.base import FieldValue, RunInfo, SeriesSummary
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def encode_value(value: Any) -> Any:
+    """A JSON-ready form of a store value (see the module docstring)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return {"$float": "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, FileRef):
+        return {"$file": value.to_dict()}
+    if isinstance(value, SeriesSummary):
+        return {"$series": {k: encode_value(v) for k, v in asdict(value).items()}}
+    if isinstance(value, (set, frozenset)):
+        return {"$set": sorted(encode_value(v) for v in value)}
+    if isinstance(value, (list, tuple)):
+        return [encode_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode_value(v) for k, v in value.items()}
+    if hasattr(value, "item"):  # numpy scalars
+        return encode_value(value.item())
+    raise TypeError(f"cannot send a {type(value).__name__} over the wire")
+
+
+def decode_value(value: Any) -> Any:
+    """Inverse of `encode_value`."""
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "$float":
+            return _NON_FINITE[inner]
+        if key == "$datetime":
+            return datetime.fromisoformat(inner)
+        if key == "$file":
+            return FileRef.from_dict(inner)
+        if key == "$set":
+            return {decode_value(v) for v in inner}
+        if key == "$series":
+            return SeriesSummary(**{k: decode_value(v) for k, v in inner.items()})
+    return {k: decode_value(v) for k, v in value.items()}
+
+
+def encode_fields(fields: dict[str, FieldValue]) -> dict[str, Any]:
+    return {path: {"type": f.type, "value": encode_value(f.value)} for path, f in fields.items()}
+
+
+def decode_fields(data: dict[str, Any]) -> dict[str, FieldValue]:
+    return {path: FieldValue(path, f["type"], decode_value(f["value"])) for path, f in data.items()}
+
+
+def encode_run_info(info: RunInfo) -> dict[str, Any]:
+    return {k: encode_value(v) for k, v in asdict(info).items()}
+
+
+def decode_run_info(data: dict[str, Any]) -> RunInfo:
+    return RunInfo(**{k: decode_value(v) for k, v in data.items()})
