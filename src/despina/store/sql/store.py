@@ -27,6 +27,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from despina.client import field_types as ft
@@ -48,6 +50,7 @@ from despina.store.blobs.base import BlobStore
 from despina.store.blobs.local import LocalBlobStore
 from despina.store.series_codec import decode_chunk, encode_chunk
 from despina.store.sql import schema as t
+from despina.store.sql.migrate import MigrateMode, prepare_schema
 
 CHUNK_POINTS = 10_000
 _RUN_COLUMN_PATHS = {
@@ -101,22 +104,89 @@ def _derive_key(name: str, taken: set[str]) -> str:
     return key
 
 
-def _is_locked(exc: OperationalError) -> bool:
+# PostgreSQL's "try the transaction again" errors: serialization failure and deadlock. Both roll the
+# whole transaction back, so running it again is safe.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    """A conflict with another writer that goes away when the transaction is run again."""
+    if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
     message = str(exc.orig).lower()
-    return "locked" in message or "busy" in message
+    return "locked" in message or "busy" in message  # SQLite
+
+
+def database_url(url: str) -> str:
+    """`url` as SQLAlchemy should open it: `postgresql://` and `postgres://` use the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_store_engine(url: str, *, write: bool = True) -> Engine:
+    """An engine configured as the store uses it (SQLite: WAL, busy timeout, BEGIN IMMEDIATE to write).
+
+    `url` may be any SQLAlchemy URL; `postgresql://` is mapped to the psycopg 3 driver. On SQLite,
+    `write=False` gives an engine whose transactions begin deferred, for concurrent readers.
+    """
+    url = database_url(url)
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # Writers take the write lock up front: a deferred transaction that later upgrades can fail
+        # with "database is locked" no matter the busy timeout.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
 
 
 class SqlStore(Store):
-    """Runs in a SQL database, file contents in a blob store."""
+    """Runs in a SQL database, file contents in a blob store.
 
-    def __init__(self, url: str, blobs: BlobStore, crash_timeout: float = DEFAULT_CRASH_TIMEOUT) -> None:
+    `migrate` says what to do with a database that is not at this Despina's schema revision (see
+    `despina.store.sql.migrate.prepare_schema`): "auto" upgrades it (the embedded store), "check"
+    refuses it with SchemaVersionError (a server; an empty database is created either way).
+
+    Several processes may share one database. SQLite serializes writers with its write lock. On
+    PostgreSQL, a transaction that creates a run locks its project's row (run numbers, custom run
+    ids), and one that ingests locks its run's row, so writers to one run take turns while writers
+    to different runs go on in parallel; serialization failures and deadlocks are retried.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        blobs: BlobStore,
+        crash_timeout: float = DEFAULT_CRASH_TIMEOUT,
+        *,
+        migrate: MigrateMode = "auto",
+    ) -> None:
         self.url = url
         self.blobs = blobs
         self.crash_timeout = crash_timeout
-        self._sqlite = url.startswith("sqlite")
-        self._write_engine = self._make_engine(immediate=True)
-        self._read_engine = self._make_engine(immediate=False) if self._sqlite else self._write_engine
-        self._retry(self._create_schema)
+        self._sqlite = make_url(database_url(url)).get_backend_name() == "sqlite"
+        self._write_engine = create_store_engine(url, write=True)
+        self._read_engine = create_store_engine(url, write=False) if self._sqlite else self._write_engine
+        try:
+            self._retry(lambda: prepare_schema(self._write_engine, migrate, read_engine=self._read_engine))
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def engine(self) -> Engine:
@@ -130,36 +200,13 @@ class SqlStore(Store):
 
     # -- connections -------------------------------------------------------------------------------
 
-    def _make_engine(self, *, immediate: bool) -> Engine:
-        if not self._sqlite:
-            return create_engine(self.url, pool_pre_ping=True)
-        engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _configure(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout = 60000")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(connection: Connection) -> None:
-            # Writers take the write lock up front: a deferred transaction that later upgrades can fail
-            # with "database is locked" no matter the busy timeout.
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
-
     def _retry(self, work: Callable[[], _T]) -> _T:
         delay = 0.01
         for _ in range(60):
             try:
                 return work()
             except OperationalError as exc:
-                if not _is_locked(exc):
+                if not _is_transient(exc):
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
@@ -179,12 +226,6 @@ class SqlStore(Store):
 
         return self._retry(attempt)
 
-    def _create_schema(self) -> None:
-        with self._write_engine.begin() as conn:
-            t.metadata.create_all(conn)
-            if conn.execute(select(t.schema_info.c.version)).first() is None:
-                conn.execute(insert(t.schema_info).values(version=t.SCHEMA_VERSION))
-
     def checkpoint(self) -> None:
         if not self._sqlite:
             return
@@ -203,24 +244,40 @@ class SqlStore(Store):
 
     # -- runs --------------------------------------------------------------------------------------
 
-    def _project_row(self, conn: Connection, name: str, *, create: bool) -> Any:
-        row = conn.execute(select(t.projects).where(t.projects.c.name == name)).first()
-        if row is None and create:
+    def _project_row(self, conn: Connection, name: str, *, create: bool, lock: bool = False) -> Any:
+        """The project's row; created first when asked. `lock` holds it until the transaction ends."""
+        query = select(t.projects).where(t.projects.c.name == name)
+        if lock:
+            # PostgreSQL: FOR NO KEY UPDATE, which still lets other transactions insert runs that
+            # reference the project. SQLite renders nothing: its writers are serialized anyway.
+            query = query.with_for_update(key_share=True)
+        row = conn.execute(query).first()
+        if row is not None or not create:
+            return row
+        for _ in range(100):
             taken = set(conn.execute(select(t.projects.c.key)).scalars())
-            conn.execute(
-                insert(t.projects).values(
-                    name=name, key=_derive_key(name, taken), run_counter=0, created_at=_now()
-                )
-            )
-            row = conn.execute(select(t.projects).where(t.projects.c.name == name)).first()
-        return row
+            values = {"name": name, "key": _derive_key(name, taken), "run_counter": 0, "created_at": _now()}
+            if self._sqlite:
+                conn.execute(insert(t.projects).values(values))
+            else:
+                # Another process may be creating this project, or another one with the same key: the
+                # insert waits for it, then does nothing. Then the project is there (same name) or
+                # its key is taken, and the next round picks another.
+                conn.execute(pg_insert(t.projects).values(values).on_conflict_do_nothing())
+            row = conn.execute(query).first()
+            if row is not None:
+                return row
+        raise RuntimeError(f"could not create project {name!r}: every key tried was taken concurrently")
 
-    def _run_row(self, conn: Connection, project: str, run_id: str) -> Any:
-        row = conn.execute(
+    def _run_row(self, conn: Connection, project: str, run_id: str, *, lock: bool = False) -> Any:
+        query = (
             select(t.runs)
             .join(t.projects, t.projects.c.id == t.runs.c.project_id)
             .where(t.projects.c.name == project, t.runs.c.short_id == run_id)
-        ).first()
+        )
+        if lock:  # PostgreSQL: writers to one run take turns (see the class docstring)
+            query = query.with_for_update(of=t.runs, key_share=True)
+        row = conn.execute(query).first()
         if row is None:
             raise RunNotFoundError(f"project {project!r} has no run {run_id!r}")
         return row
@@ -253,7 +310,8 @@ class SqlStore(Store):
 
     def create_run(self, request: RunCreate) -> tuple[RunInfo, bool]:
         def work(conn: Connection) -> tuple[RunInfo, bool]:
-            project = self._project_row(conn, request.project, create=True)
+            # Locked: the run number and the custom run id check below must see every run made before.
+            project = self._project_row(conn, request.project, create=True, lock=True)
             for column, value in (
                 ("custom_run_id", request.custom_run_id),
                 ("creation_token", request.creation_token),
@@ -296,11 +354,14 @@ class SqlStore(Store):
             row = conn.execute(select(t.runs).where(t.runs.c.id == run_pk)).one()
             return self._info(conn, row, request.project), True
 
-        try:
-            return self._write(work)
-        except IntegrityError:
-            # Another process created the same custom run id between our check and insert.
-            return self._write(work)
+        for _ in range(3):
+            try:
+                return self._write(work)
+            except IntegrityError:
+                # Another process created the same project key, custom run id or creation token between
+                # our check and insert (the project lock prevents most of these); the next try finds it.
+                continue
+        return self._write(work)
 
     def _state_filter(self, states: list[str]) -> Any:
         """SQL for "the run reads as one of `states`", crash detection included."""
@@ -324,9 +385,8 @@ class SqlStore(Store):
         return self._read(lambda conn: self._info(conn, self._run_row(conn, project, run_id), project))
 
     def list_projects(self) -> list[str]:
-        return self._read(
-            lambda conn: list(conn.execute(select(t.projects.c.name).order_by(t.projects.c.name)).scalars())
-        )
+        # Sorted here: the database's collation (PostgreSQL's locale) would order names differently.
+        return sorted(self._read(lambda conn: list(conn.execute(select(t.projects.c.name)).scalars())))
 
     # -- ingestion ---------------------------------------------------------------------------------
 
@@ -349,7 +409,7 @@ class SqlStore(Store):
         self, project: str, run_id: str, writer_id: str, items: Sequence[tuple[int, Operation]], last_seq: int
     ) -> IngestResult:
         def work(conn: Connection) -> IngestResult:
-            run = self._run_row(conn, project, run_id)
+            run = self._run_row(conn, project, run_id, lock=True)
             applied = self._applied(conn, run.id, writer_id)
             if last_seq <= applied:
                 return IngestResult(applied)
@@ -372,12 +432,13 @@ class SqlStore(Store):
                         )
                     elif seq <= applied:
                         continue
-                    if len(op):
+                    if len(op) and self._storable(op, rejected):
                         self._append(conn, run.id, op, rejected)
                     continue
                 if seq <= applied:
                     continue
-                self._apply(conn, run.id, op, rejected)
+                if self._storable(op, rejected):
+                    self._apply(conn, run.id, op, rejected)
             if applied < 0:
                 conn.execute(insert(t.writers).values(run_id=run.id, writer_id=writer_id, last_seq=last_seq))
             else:
@@ -390,6 +451,13 @@ class SqlStore(Store):
             return IngestResult(last_seq, rejected)
 
         return self._write(work)
+
+    def _storable(self, op: Operation, rejected: list[str]) -> bool:
+        """PostgreSQL text cannot hold NUL characters: such an operation is rejected, not retried forever."""
+        if self._sqlite or not _has_nul(op):
+            return True
+        rejected.append(f"{op.path!r}: a NUL character (\\x00) cannot be stored in PostgreSQL text")
+        return False
 
     @staticmethod
     def _load_types(conn: Connection, run_pk: int) -> _RunTypes:
@@ -999,6 +1067,18 @@ class _RunTypes:
     series: dict[str, str]
 
 
+def _has_nul(op: Operation) -> bool:
+    """Whether an operation carries a NUL character in text that is stored as a database string."""
+    texts: Iterable[Any] = ()
+    if isinstance(op, AssignAtom):
+        texts = (op.value,)
+    elif isinstance(op, (AddStrings, RemoveStrings)) or (
+        isinstance(op, AppendPoints) and op.type == ft.STRING_SERIES
+    ):
+        texts = op.values
+    return "\x00" in op.path or any(isinstance(v, str) and "\x00" in v for v in texts)
+
+
 def _at_or_under(column: Any, path: str) -> Any:
     """`column` is `path` or lies under it; case-sensitive (SQLite's LIKE is not)."""
     prefix = path + "/"
@@ -1010,10 +1090,37 @@ def _batched(items: list[int], size: int) -> Iterable[list[int]]:
         yield items[start : start + size]
 
 
+def open_store(
+    db_url: str,
+    blobs: BlobStore,
+    *,
+    crash_timeout: float = DEFAULT_CRASH_TIMEOUT,
+    migrate: MigrateMode = "check",
+) -> SqlStore:
+    """A store on the database `db_url` (`sqlite:///path`, `postgresql://user:pw@host/db`, ...).
+
+    `migrate="check"` (the default, for servers) creates the schema in an empty database and raises
+    SchemaVersionError for one at another revision, with what to run; `migrate="auto"` upgrades it.
+    """
+    return SqlStore(db_url, blobs, crash_timeout, migrate=migrate)
+
+
 def open_embedded_store(home: Path, crash_timeout: float = DEFAULT_CRASH_TIMEOUT) -> SqlStore:
-    """The store of a local Despina home folder: SQLite in `despina.db`, blobs in `blobs/`."""
+    """The store of a local Despina home folder: SQLite in `despina.db`, blobs in `blobs/`.
+
+    The home belongs to one user, so an older database is upgraded when it is opened.
+    """
     home.mkdir(parents=True, exist_ok=True)
-    return SqlStore(f"sqlite:///{home / 'despina.db'}", LocalBlobStore(home / "blobs"), crash_timeout)
+    return SqlStore(
+        f"sqlite:///{home / 'despina.db'}", LocalBlobStore(home / "blobs"), crash_timeout, migrate="auto"
+    )
 
 
-__all__ = ["CHUNK_POINTS", "SqlStore", "open_embedded_store"]
+__all__ = [
+    "CHUNK_POINTS",
+    "SqlStore",
+    "create_store_engine",
+    "database_url",
+    "open_embedded_store",
+    "open_store",
+]

@@ -1,0 +1,1 @@
+"""Revisions of the SQL store's schema, oldest first (see the package docstring one level up)."""
