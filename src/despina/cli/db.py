@@ -77,13 +77,11 @@ def current(db_url: str | None) -> None:
     with _engine(db_url) as (engine, shown):
         revision = current_revision(engine)
         if revision is None:
-            state = "empty: no Despina tables yet (`despina db upgrade` creates them)"
+            state = "empty, no Despina tables yet: `despina db upgrade` creates them"
         elif revision not in known_revisions():
             state = "newer than this Despina: upgrade Despina"
         elif is_current(engine):
             state = "up to date"
-        elif revision == HEAD_REVISION:
-            state = "made before Despina recorded revisions: run `despina db upgrade` to record it"
         else:
             state = "older: run `despina db upgrade`"
     console.print(f"database: {shown}", highlight=False, soft_wrap=True)
