@@ -169,5 +169,9 @@ from despina.cli.transfer import export, import_  # noqa: E402
 cli.add_command(export)
 cli.add_command(import_)
 
+from despina.cli.db import db as db_command  # noqa: E402
+
+cli.add_command(db_command)
+
 if __name__ == "__main__":  # pragma: no cover
     cli()
