@@ -83,3 +83,11 @@ def test_a_newer_database_is_refused_with_what_to_do(tmp_path: Path) -> None:
 def test_a_malformed_url_is_a_one_line_error() -> None:
     code, out = invoke("current", "--db", "not a url")
     assert code == 1 and "'not a url' is not a database URL" in out
+
+
+def test_db_is_a_despina_command(tmp_path: Path) -> None:
+    from despina.cli.main import cli
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    result = CliRunner().invoke(cli, ["db", "upgrade", "--db", url], catch_exceptions=False)
+    assert result.exit_code == 0 and f"to {migrate.HEAD_REVISION}" in result.output
