@@ -169,6 +169,12 @@ from despina.cli.transfer import export, import_  # noqa: E402
 cli.add_command(export)
 cli.add_command(import_)
 
+from despina.cli.users import token as token_command  # noqa: E402
+from despina.cli.users import user as user_command  # noqa: E402
+
+cli.add_command(user_command)
+cli.add_command(token_command)
+
 from despina.cli.db import db as db_command  # noqa: E402
 
 cli.add_command(db_command)
