@@ -93,15 +93,24 @@ class HttpBackend(Backend):
             headers["Authorization"] = f"Bearer {api_token}"
         self.url = url.rstrip("/")
         self.retries = retries
-        self._client = httpx.Client(
-            base_url=self.url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=10.0),
-            transport=transport,
-        )
+        self._client_options: dict[str, Any] = {
+            "base_url": self.url,
+            "headers": headers,
+            "timeout": httpx.Timeout(timeout, connect=10.0),
+            "transport": transport,
+        }
+        self._http: httpx.Client | None = None
         self._linked: set[tuple[str, str]] = set()  # (project, sha256) the server has for the project
 
     # -- requests ---------------------------------------------------------------------------------
+
+    @property
+    def _client(self) -> httpx.Client:
+        # Made on first use and again after `close()`: one backend is shared by every run of a process
+        # (backend_for), so closing it after `despina sync` must not break the next run.
+        if self._http is None or self._http.is_closed:
+            self._http = httpx.Client(**self._client_options)
+        return self._http
 
     def _send(self, make: Callable[[], httpx.Response], accept: int | None = None) -> httpx.Response:
         """Send with quick retries on connection errors and overload; raise a Despina error for an
@@ -163,7 +172,9 @@ class HttpBackend(Backend):
 
     def fields(self, project: str, run_id: str, prefix: str | None = None) -> dict[str, FieldValue]:
         params = {"prefix": prefix} if prefix is not None else {}
-        return decode_fields(self._json("GET", f"{_project_path(project)}/runs/{run_id}/fields", params=params))
+        return decode_fields(
+            self._json("GET", f"{_project_path(project)}/runs/{run_id}/fields", params=params)
+        )
 
     def series(
         self,
@@ -209,6 +220,11 @@ class HttpBackend(Backend):
         rows = self._json("GET", f"{_project_path(project)}/runs", params=params)
         return [{path: decode_value(value) for path, value in row.items()} for row in rows]
 
+    def applied_seq(self, project: str, run_id: str, writer_id: str) -> int:
+        """How far the server has applied one writer's operations (-1: none)."""
+        path = f"{_project_path(project)}/runs/{run_id}/writers/{writer_id}"
+        return int(self._json("GET", path)["applied_seq"])
+
     def list_projects(self) -> list[str]:
         return [p["name"] for p in self._json("GET", f"{API}/projects")]
 
@@ -228,7 +244,8 @@ class HttpBackend(Backend):
             if (project, sha) not in self._linked:
                 self.upload_blob(project, staged_blobs / sha, sha)
         body = msgpack.packb(
-            {"writer_id": writer_id, "last_seq": last_seq, "batch": encode_batch(list(items))}, use_bin_type=True
+            {"writer_id": writer_id, "last_seq": last_seq, "batch": encode_batch(list(items))},
+            use_bin_type=True,
         )
         url = f"{_project_path(project)}/runs/{run_id}/ingest"
         headers = {"Content-Type": "application/msgpack"}
@@ -279,4 +296,5 @@ class HttpBackend(Backend):
         return io.BufferedReader(_ResponseStream(response), 1 << 20)  # type: ignore[return-value]
 
     def close(self) -> None:
-        self._client.close()
+        if self._http is not None:
+            self._http.close()

@@ -11,7 +11,6 @@ from typing import Any, BinaryIO
 from despina.backends.base import Backend
 from despina.client.operations import Operation, referenced_files
 from despina.config import Settings
-from despina.exceptions import DespinaConfigError
 from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData, Store
 from despina.store.sql.store import SqlStore, open_embedded_store
 

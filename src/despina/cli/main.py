@@ -164,10 +164,14 @@ def clear(yes: bool, home: str | None) -> None:
     console.print(f"Removed {len(removed)} journal(s).")
 
 
+from despina.cli.server import server as server_command  # noqa: E402
+from despina.cli.server import ui as ui_command  # noqa: E402
 from despina.cli.transfer import export, import_  # noqa: E402
 
 cli.add_command(export)
 cli.add_command(import_)
+cli.add_command(server_command)
+cli.add_command(ui_command)
 
 from despina.cli.users import token as token_command  # noqa: E402
 from despina.cli.users import user as user_command  # noqa: E402

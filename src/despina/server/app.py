@@ -6,6 +6,7 @@ blob store, so N processes can run behind a load balancer on PostgreSQL and S3.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,11 +34,18 @@ def open_state(settings: ServerSettings) -> ServerState:
     half-upgrade a shared database.
     """
     blob_store = blob_store_from_url(settings.blobs_url)
-    store = open_store(settings.db_url, blob_store, crash_timeout=settings.crash_timeout, migrate="check")
+    store = open_store(
+        settings.db_url,
+        blob_store,
+        crash_timeout=settings.crash_timeout,
+        migrate="auto" if settings.upgrade_database else "check",
+    )
     return ServerState(
         settings=settings,
         store=store,
-        access=AccessService(store.engine, session_ttl_seconds=settings.session_ttl_seconds),
+        access=AccessService(
+            store.engine, read_engine=store.read_engine, session_ttl_seconds=settings.session_ttl_seconds
+        ),
         links=BlobLinks(store.engine, store.read_engine),
     )
 
@@ -78,6 +86,18 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
     for module in (access, runs, ingest, blobs):
         app.include_router(module.router, prefix=API_PREFIX)
     return app
+
+
+SETTINGS_ENV = "DESPINA_SERVER_SETTINGS"
+
+
+def app_from_environment() -> FastAPI:
+    """The app for uvicorn worker processes: `despina server --workers N` passes its settings as JSON in
+    DESPINA_SERVER_SETTINGS (read here, when the worker builds its app, never at import)."""
+    text = os.environ.get(SETTINGS_ENV)
+    if not text:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set; start the server with `despina server`")
+    return create_app(ServerSettings.from_json(text))
 
 
 __all__ = ["API_PREFIX", "SchemaVersionError", "create_app", "open_state"]

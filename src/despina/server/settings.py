@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -31,4 +32,16 @@ class ServerSettings:
     secure_cookies: bool = True
     session_ttl_seconds: float = 14 * 24 * 3600.0
     crash_timeout: float = 300.0
+    # True only for `despina ui` on one's own home folder (it upgrades like the embedded client does);
+    # a shared server never migrates by itself: `despina db upgrade` does, in one transaction.
+    upgrade_database: bool = False
     limits: Limits = Limits()
+
+    def to_json(self) -> str:
+        """For handing the settings to worker processes (`despina server --workers N`)."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerSettings:
+        data = json.loads(text)
+        return cls(**{**data, "limits": Limits(**data.get("limits", {}))})

@@ -6,6 +6,7 @@ one-key object whose key starts with `$`:
 
     {"$float": "NaN" | "Infinity" | "-Infinity"}     {"$datetime": "2026-11-22T10:00:00.123456+00:00"}
     {"$set": [...]}   {"$file": {sha256, size, name, extension, mime_type}}   {"$series": {count, last, ...}}
+    {"$field": {path, type, value}}
 
 Plain objects whose keys start with `$` do not occur in store values (field paths never start with it).
 """
@@ -13,7 +14,7 @@ Plain objects whose keys start with `$` do not occur in store values (field path
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
@@ -35,8 +36,11 @@ def encode_value(value: Any) -> Any:
         return {"$datetime": value.isoformat()}
     if isinstance(value, FileRef):
         return {"$file": value.to_dict()}
+    if isinstance(value, FieldValue):
+        return {"$field": {"path": value.path, "type": value.type, "value": encode_value(value.value)}}
     if isinstance(value, SeriesSummary):
-        return {"$series": {k: encode_value(v) for k, v in asdict(value).items()}}
+        # Not asdict(): it would turn a last value that is a FileRef into a plain dict.
+        return {"$series": {f.name: encode_value(getattr(value, f.name)) for f in fields(value)}}
     if isinstance(value, (set, frozenset)):
         return {"$set": sorted(encode_value(v) for v in value)}
     if isinstance(value, (list, tuple)):
@@ -64,6 +68,8 @@ def decode_value(value: Any) -> Any:
             return FileRef.from_dict(inner)
         if key == "$set":
             return {decode_value(v) for v in inner}
+        if key == "$field":
+            return FieldValue(inner["path"], inner["type"], decode_value(inner["value"]))
         if key == "$series":
             return SeriesSummary(**{k: decode_value(v) for k, v in inner.items()})
     return {k: decode_value(v) for k, v in value.items()}

@@ -83,7 +83,9 @@ def validate_operations(items: list[tuple[int, Operation]], limits: Limits) -> N
             if op.type == ft.STRING_SERIES:
                 _check_strings(op.values, limits, path)
             if not (len(op.steps) == len(op.timestamps) == len(op.values)):
-                raise HTTPException(422, f"points for {path!r} have unequal numbers of steps, times and values")
+                raise HTTPException(
+                    422, f"points for {path!r} have unequal numbers of steps, times and values"
+                )
         elif isinstance(op, (AddStrings, RemoveStrings)):
             _check_strings(op.values, limits, path)
         elif isinstance(op, AddFileSetEntries):

@@ -30,7 +30,11 @@ class RunCreateBody(BaseModel):
 
     name: str = Field("Untitled", max_length=256)
     description: str = Field("", max_length=100_000)
-    owner: str | None = Field(None, max_length=256, description="Only honoured without login (despina ui).")
+    owner: str | None = Field(
+        None,
+        max_length=256,
+        description="Honoured for server admins only (imports); others own what they create.",
+    )
     tags: list[str] = Field(default_factory=list, max_length=1000)
     custom_run_id: str | None = Field(None, min_length=1, max_length=128)
     creation_token: str | None = Field(None, min_length=1, max_length=128)
@@ -62,8 +66,12 @@ async def create_run(
     id or creation token is known: `created` tells which."""
     for tag in body.tags:
         if len(tag) > state.settings.limits.max_name_length:
-            raise HTTPException(413, f"a tag is longer than the limit of {state.settings.limits.max_name_length}")
-    owner = access.principal.username if state.settings.auth_required else (body.owner or access.principal.username)
+            raise HTTPException(
+                413, f"a tag is longer than the limit of {state.settings.limits.max_name_length}"
+            )
+    # The owner is who the token belongs to; only a server admin (or `despina ui`, where the caller is the
+    # local admin) may name another, so that imports keep their runs' original owners.
+    owner = body.owner if body.owner and access.principal.is_admin else access.principal.username
     request = RunCreate(
         project=access.project,
         owner=owner,
@@ -101,6 +109,18 @@ async def get_fields(
     `despina.store.wire`: NaN, datetimes, sets, files and series summaries come back exactly."""
     fields = await run_in_threadpool(state.store.fields, access.project, run_id, prefix)
     return encode_fields(fields)
+
+
+@router.get("/projects/{workspace}/{project}/runs/{run_id}/writers/{writer_id}", name="get_writer")
+async def get_writer(
+    run_id: RunId,
+    writer_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")],
+    state: State,
+    access: Annotated[ProjectAccess, Depends(project_access(Role.VIEWER))],
+) -> dict[str, int]:
+    """How far one writer's operations are applied (-1: none yet)."""
+    applied = await run_in_threadpool(state.store.applied_seq, access.project, run_id, writer_id)
+    return {"applied_seq": applied}
 
 
 @router.get(
