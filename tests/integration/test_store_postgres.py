@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
 from despina.client import field_types as ft
 from despina.client.operations import AddStrings, AppendPoints
@@ -53,10 +53,25 @@ def run_together(workers: list[Callable[[], None]]) -> None:
         raise errors[0]
 
 
-@pytest.fixture
-def stores(postgres_db_url: str, tmp_path: Path) -> Iterator[list[SqlStore]]:
-    """One store per worker, each with its own connection pool: like server processes behind a balancer."""
+@pytest.fixture(params=["read committed", "serializable"])
+def stores(request: pytest.FixtureRequest, postgres_db_url: str, tmp_path: Path) -> Iterator[list[SqlStore]]:
+    """One store per worker, each with its own connection pool: like server processes behind a balancer.
+
+    Under both isolation levels an operator may configure: with `serializable`, PostgreSQL aborts
+    conflicting transactions (serialization failures), which the store must run again.
+    """
+    engine = create_engine(postgres_db_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            database = conn.exec_driver_sql("SELECT current_database()").scalar()
+            conn.exec_driver_sql(
+                f"ALTER DATABASE \"{database}\" SET default_transaction_isolation = '{request.param}'"
+            )
+    finally:
+        engine.dispose()
     opened = [open_store(postgres_db_url, LocalBlobStore(tmp_path / "blobs")) for _ in range(WORKERS)]
+    with opened[0].engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == request.param
     yield opened
     for store in opened:
         store.close()
