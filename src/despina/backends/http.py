@@ -293,7 +293,7 @@ class HttpBackend(Backend):
     def open_blob(self, project: str, sha256: str) -> BinaryIO:
         request = self._client.build_request("GET", f"{_project_path(project)}/blobs/{sha256}")
         response = self._send(lambda: self._client.send(request, stream=True))
-        return io.BufferedReader(_ResponseStream(response), 1 << 20)  # type: ignore[return-value]
+        return io.BufferedReader(_ResponseStream(response), 1 << 20)
 
     def close(self) -> None:
         if self._http is not None:

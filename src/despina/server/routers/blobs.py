@@ -138,6 +138,14 @@ async def complete_upload(
         size = await run_in_threadpool(state.store.blobs.complete_upload, upload_id, body.sha256)
     except BlobHashMismatchError as exc:
         raise HTTPException(422, f"the uploaded content does not match its sha256: {exc}") from exc
+    except FileNotFoundError as exc:  # another request completed it a moment ago
+        if not await run_in_threadpool(state.store.blobs.exists, body.sha256):
+            raise HTTPException(422, "no parts were received for this upload") from exc
+        size = await run_in_threadpool(state.store.blobs.size, body.sha256)
+    except ValueError as exc:  # a gap: the message names the missing parts, which are kept
+        raise HTTPException(409, str(exc)) from exc
+    except OSError as exc:  # the disk or bucket failed; the parts are kept, completing again retries
+        raise HTTPException(503, f"the blob store failed: {exc}") from exc
     await run_in_threadpool(state.links.link, access.project, [body.sha256])
     return BlobInfo(sha256=body.sha256, size=size)
 
