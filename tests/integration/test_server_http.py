@@ -297,3 +297,32 @@ def test_requests_without_a_token_are_refused(served: Served) -> None:
     answer = httpx.get(f"{served.url}/api/v1/projects")
     assert answer.status_code == 401
     assert "DESPINA_API_TOKEN" in answer.json()["detail"]
+
+
+@pytest.mark.filterwarnings("ignore:.*cannot reach the Despina server:despina.DespinaWarning")
+def test_training_starts_while_the_server_is_down_and_the_run_appears_when_it_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for served in serve(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "server-blobs"):
+        served.thread.stop()  # the server is down when the script starts
+        monkeypatch.setenv("DESPINA_HOME", str(tmp_path / "client-home"))
+        monkeypatch.setenv("DESPINA_URL", served.url)
+        monkeypatch.setenv("DESPINA_API_TOKEN", served.token)
+        with pytest.warns(despina.DespinaWarning, match="training goes on"):
+            run = despina.init_run(project=PROJECT, name="started offline")
+        for i in range(500):
+            run["train/loss"].append(1.0 / (i + 1))
+        back = ServerThread(create_app(served.state.settings, served.state), port=served.thread.port).start()
+        try:
+            deadline = time.monotonic() + 60
+            while run._sender is None and time.monotonic() < deadline:  # the run is created in the background
+                time.sleep(0.1)
+            for i in range(500, 1000):
+                run["train/loss"].append(1.0 / (i + 1))
+            run.stop()
+            (row,) = HttpBackend(served.url, served.token).runs_table(PROJECT)
+            assert row["sys/name"].value == "started offline"
+            assert row["train/loss"].value.count == 1000
+            assert not list((tmp_path / "client-home" / "journal").glob("*"))  # all sent
+        finally:
+            back.stop()

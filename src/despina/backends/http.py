@@ -85,7 +85,7 @@ class HttpBackend(Backend):
         api_token: str | None = None,
         *,
         timeout: float = 60.0,
-        retries: int = 4,
+        retries: int = 3,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"User-Agent": "despina-client"}

@@ -17,7 +17,9 @@ import os
 import re
 import shutil
 import sys
+import threading
 import traceback
+import warnings
 import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,25 +28,29 @@ from typing import Any
 
 from despina.backends import Backend, backend_for
 from despina.client import field_types as ft
+from despina.client.deferred import DeferredCreation
 from despina.client.files import copy_blob_to, stage_file
 from despina.client.handler import Handler, SeriesState, _nest
 from despina.client.journal import JournalWriter, new_writer_id
 from despina.client.operations import AppendPoints, AssignAtom, DeleteField, FileRef, Operation
 from despina.client.paths import check_user_writable, validate_path
 from despina.client.sender import Sender
+from despina.client.sync import record_run_id
 from despina.config import MODES, Settings, read_settings
 from despina.context import failure
 from despina.context.capture import ContextOptions, RunContext
 from despina.exceptions import (
     DespinaConfigError,
+    DespinaWarning,
     FieldPathError,
     FieldTypeError,
     InactiveRunError,
     MissingFieldError,
     NoStoreError,
     ReadOnlyRunError,
+    ServerUnavailableError,
 )
-from despina.store.base import FieldValue, RunCreate, SeriesData
+from despina.store.base import FieldValue, RunCreate, RunInfo, SeriesData
 from despina.types import File
 
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
@@ -194,6 +200,9 @@ class Run:
             fork_step=None if fork_step is None else float(fork_step),
         )
         existing = False
+        deferred = False
+        self._deferred: DeferredCreation | None = None
+        self._sender_lock = threading.Lock()
         if self.mode not in ("debug", "offline"):
             self._backend = backend_for(settings)
             for live in list(_live_runs):
@@ -205,10 +214,23 @@ class Run:
                 info = self._backend.get_run(self.project, with_id)
                 existing = True
             else:
-                info, created = self._backend.create_run(request)
+                try:
+                    info, created = self._backend.create_run(request)
+                except ServerUnavailableError as exc:
+                    if self.mode not in ("async", "sync"):
+                        raise
+                    info, created = None, True
+                    deferred = True
+                    warnings.warn(
+                        f"{exc}; training goes on: the run is logged on disk and will be created and sent "
+                        "when the server answers (or by `despina sync`)",
+                        DespinaWarning,
+                        stacklevel=2,
+                    )
                 existing = not created
-            self.id = info.id
-            self._load_structure()
+            if info is not None:
+                self.id = info.id
+                self._load_structure()
         if self.mode not in ("debug", "read-only"):
             self.journal_folder: Path | None = settings.home / "journal" / self.writer_id
             self._writer = JournalWriter(
@@ -240,12 +262,30 @@ class Run:
             self._context = RunContext(self, context_options, settings.ping_interval)
             self._context.start(new_run=not existing, running_before=self._running_before)
             failure.install(_fail_live_runs)
+        if deferred and self._backend is not None:
+            self._deferred = DeferredCreation(
+                self._backend, request, lambda info: self._created_late(info, flush_period)
+            )
+            self._deferred.start()
         if self._sender is not None and self.mode == "async":
             self._sender.start(float(flush_period))
         if self._sender is not None and self.mode == "sync":
             self._sender.drain()
         if self.mode != "read-only":
             _live_runs.add(self)
+
+    def _created_late(self, info: RunInfo, flush_period: float) -> None:
+        """The server answered after all (see client/deferred.py): start sending the journal."""
+        assert self._backend is not None and self.journal_folder is not None and self._writer is not None
+        with self._sender_lock:
+            if self._stopped:
+                return  # `despina sync` will create the same run from the journal
+            record_run_id(self.journal_folder, info.id)
+            self.id = info.id
+            self._sender = Sender(
+                self._backend, self.journal_folder, self.project, info.id, self.writer_id, self._writer
+            )
+            self._sender.start(float(flush_period))
 
     # -- structure ---------------------------------------------------------------------------------
 
@@ -503,7 +543,10 @@ class Run:
             if self._failed:
                 self._writer.put_op(AssignAtom("sys/failed", ft.BOOL, True))
             self._writer.put_op(AssignAtom("sys/state", ft.STRING, state))
-        self._stopped = True
+        with self._sender_lock:
+            self._stopped = True
+        if self._deferred is not None:
+            self._deferred.stop()
         _live_runs.discard(self)
         for handler in self._handlers.values():
             handler._fast = None

@@ -61,6 +61,13 @@ def journal_status(folder: Path) -> JournalStatus:
     )
 
 
+def record_run_id(folder: Path, run_id: str) -> None:
+    """Note in a journal made before its run existed (offline, or a server that was down) which run it
+    became, for `despina status` (before anything is acknowledged; later acks carry it along)."""
+    if read_ack(folder).seq == 0:
+        write_ack(folder, read_ack(folder), {"run_id": run_id})
+
+
 def sync_journal(
     folder: Path, backend: Backend, progress: Callable[[int], None] | None = None
 ) -> SyncOutcome:
@@ -79,8 +86,7 @@ def sync_journal(
         request = RunCreate.from_dict({**meta["create"], "creation_token": meta["writer_id"]})
         info, _ = backend.create_run(request)
         run_id = info.id
-        if read_ack(folder).seq == 0:
-            write_ack(folder, read_ack(folder), {"run_id": run_id})
+        record_run_id(folder, run_id)
     sender = Sender(backend, folder, project, run_id, meta["writer_id"])
     start = sender.position.seq
     # What is there now: a writer still logging must not keep this sync going forever.
