@@ -326,3 +326,28 @@ def test_training_starts_while_the_server_is_down_and_the_run_appears_when_it_is
             assert not list((tmp_path / "client-home" / "journal").glob("*"))  # all sent
         finally:
             back.stop()
+
+
+def test_every_request_is_logged_as_one_json_line(served: Served) -> None:
+    import io
+    import json
+    import logging
+
+    from despina.server.access_log import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("despina.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        httpx.get(f"{served.url}/api/v1/projects", headers={"Authorization": f"Bearer {served.token}"})
+        httpx.get(f"{served.url}/api/v1/projects/team/nothing/runs")
+    finally:
+        logger.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    ok, refused = (line for line in lines if line["event"] == "request")
+    assert (ok["method"], ok["path"], ok["status"], ok["user"]) == ("GET", "/api/v1/projects", 200, "sophia")
+    assert (refused["status"], refused["user"]) == (401, None)
+    assert ok["duration_ms"] >= 0
