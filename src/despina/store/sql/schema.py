@@ -61,6 +61,10 @@ runs = Table(
     UniqueConstraint("project_id", "short_id"),
     UniqueConstraint("project_id", "custom_run_id"),
 )
+# The runs table's default order and keyset cursor, and its owner and state filters (revision 0003).
+Index("runs_project_creation", runs.c.project_id, runs.c.creation_time, runs.c.id)
+Index("runs_project_owner", runs.c.project_id, runs.c.owner)
+Index("runs_project_state", runs.c.project_id, runs.c.state)
 
 # Atoms, files, file sets and string-set markers; one row per field.
 fields = Table(
@@ -74,6 +78,7 @@ fields = Table(
     Column("text_value", Text),  # strings; "nan" marks a NaN float (SQLite stores NaN as NULL)
 )
 Index("fields_path", fields.c.path, fields.c.float_value)
+Index("fields_path_int", fields.c.path, fields.c.int_value)  # ints, bools, datetimes (revision 0003)
 
 string_set_items = Table(
     "string_set_items",
@@ -82,6 +87,7 @@ string_set_items = Table(
     Column("path", String(1024), primary_key=True),
     Column("value", Text, primary_key=True),
 )
+Index("string_set_items_path_value", string_set_items.c.path, string_set_items.c.value)  # `contains`
 
 series = Table(
     "series",
@@ -103,6 +109,10 @@ series = Table(
     Column("inherit", Boolean, nullable=False, default=True),
     UniqueConstraint("run_id", "path"),
 )
+# Filters and sorts on a series' aggregates (revision 0003).
+Index("series_path_last", series.c.path, series.c.last_float)
+Index("series_path_min", series.c.path, series.c.min_value)
+Index("series_path_max", series.c.path, series.c.max_value)
 
 series_chunks = Table(
     "series_chunks",
@@ -114,6 +124,8 @@ series_chunks = Table(
     Column("point_count", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
 )
+# A step range of one series reads only its chunks in range (revision 0003).
+Index("series_chunks_steps", series_chunks.c.series_id, series_chunks.c.last_step, series_chunks.c.first_step)
 
 # Idempotent ingestion: the highest sequence number applied per (run, writer).
 writers = Table(
