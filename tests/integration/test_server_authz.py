@@ -54,6 +54,7 @@ RULES: dict[str, str | Role] = {
     "get_writer": Role.VIEWER,
     "get_series": Role.VIEWER,
     "runs_table": Role.VIEWER,
+    "sweep_plots": Role.VIEWER,
     "ingest": Role.CONTRIBUTOR,
     "start_upload": Role.CONTRIBUTOR,
     "upload_status": Role.CONTRIBUTOR,

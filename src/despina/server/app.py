@@ -18,7 +18,7 @@ from despina.exceptions import ProjectNotFoundError, RunNotFoundError, SchemaVer
 from despina.server.access_log import log_request
 from despina.server.auth.service import AccessService
 from despina.server.blob_links import BlobLinks
-from despina.server.routers import access, blobs, health, ingest, runs
+from despina.server.routers import access, blobs, health, ingest, runs, sweeps
 from despina.server.settings import ServerSettings
 from despina.server.state import ServerState
 from despina.store.blobs import blob_store_from_url
@@ -91,7 +91,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     app.include_router(health.router)
-    for module in (access, runs, ingest, blobs):
+    for module in (access, runs, ingest, blobs, sweeps):
         app.include_router(module.router, prefix=API_PREFIX)
     return app
 
