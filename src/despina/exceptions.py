@@ -17,6 +17,8 @@
     │   └── JournalCorruptError        a record in the middle of a journal fails its checksum
     ├── BlobHashMismatchError          uploaded content does not hash to the digest it was sent as
     ├── SchemaVersionError             the database schema is older or newer than this Despina
+    ├── TrackedFilesError              tracked files (track_files) that cannot be listed, read or fetched
+    ├── QueryError (ValueError)        a runs query with a syntax or type error (names the position)
     └── ServerError                    a Despina server answered with an error
         ├── ServerUnavailableError     the server cannot be reached (the data waits in the journal)
         └── AccessDeniedError          the token is missing, expired or revoked, or lacks the role
@@ -91,6 +93,20 @@ class BlobHashMismatchError(DespinaError):
 
 class SchemaVersionError(DespinaError):
     """The database was made by another version of Despina: upgrade it, or upgrade Despina."""
+
+
+class QueryError(DespinaError, ValueError):
+    """A runs query that cannot be parsed or compiled; the message names the position and what was
+    expected, and `position` holds the 0-based offset into the query."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+class TrackedFilesError(DespinaError):
+    """Files given to `track_files`, or tracked files being downloaded, cannot be listed, read or found;
+    the message names the location and the files."""
 
 
 class ServerError(DespinaError):

@@ -85,6 +85,59 @@ class SeriesData:
 
 
 @dataclass
+class RunsPage:
+    """One page of a runs query: rows in the requested order, and the cursor of the next page (None
+    on the last one). A cursor is opaque; it is only valid for the same query and sort."""
+
+    rows: list[dict[str, FieldValue]]
+    next_cursor: str | None = None
+
+
+@dataclass
+class RunSeries:
+    """The points of one series of one run, as returned by a bulk read."""
+
+    run_id: str
+    path: str
+    type: str
+    data: SeriesData
+
+
+@dataclass
+class SeriesBuckets:
+    """A series downsampled for a chart: `buckets` equal step intervals over the range asked for.
+
+    When the range holds no more points than buckets, `exact` is True and `points` holds them all.
+    Otherwise each non-empty bucket has its point count, its first and last point, and the points
+    with the smallest and largest value (NaN ignored; a bucket of only NaN shows NaN), so no spike or
+    dip is lost however far the chart is zoomed out. Arrays are float64, one entry per non-empty bucket.
+    """
+
+    exact: bool
+    points: SeriesData | None = None
+    count: npt.NDArray[np.int64] | None = None
+    first_step: npt.NDArray[np.float64] | None = None
+    first_value: npt.NDArray[np.float64] | None = None
+    last_step: npt.NDArray[np.float64] | None = None
+    last_value: npt.NDArray[np.float64] | None = None
+    min_step: npt.NDArray[np.float64] | None = None
+    min_value: npt.NDArray[np.float64] | None = None
+    max_step: npt.NDArray[np.float64] | None = None
+    max_value: npt.NDArray[np.float64] | None = None
+
+    BUCKET_ARRAYS = (
+        "first_step",
+        "first_value",
+        "last_step",
+        "last_value",
+        "min_step",
+        "min_value",
+        "max_step",
+        "max_value",
+    )
+
+
+@dataclass
 class IngestResult:
     """The outcome of one batch: how far the writer is applied, and what was skipped and why."""
 
@@ -174,6 +227,53 @@ class Store(ABC):
         columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         """One dict per run (path -> value; a series as its last value), filtered by owner/tags/state."""
+
+    def query_runs(
+        self,
+        project: str,
+        *,
+        query: str | None = None,
+        columns: Sequence[str] | None = None,
+        sort_by: str = "sys/creation_time",
+        ascending: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+    ) -> RunsPage:
+        """A page of runs matching `query` (the language of `despina.query`) and the filters (`owner`,
+        `state`: any of; `tags`: all of), ordered by `sort_by` (a path, or an aggregate over a float
+        series such as `min(val/loss)`; runs without it last, whatever the direction), at most `limit`
+        rows (None: all) after `cursor`. `columns` limits the fields read (paths or namespaces; `sys/id`
+        always comes). Raises QueryError for a query or sort key that is not valid.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot query runs")
+
+    def series_many(
+        self,
+        project: str,
+        paths: Sequence[str],
+        *,
+        query: str | None = None,
+        run_ids: Sequence[str] | None = None,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> list[RunSeries]:
+        """The float and string series at `paths` of every run matching `query` (and among `run_ids`
+        when given), exactly, in run creation order; runs without a path are left out."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read series in bulk")
+
+    def series_buckets(
+        self,
+        project: str,
+        run_id: str,
+        path: str,
+        *,
+        buckets: int,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> SeriesBuckets:
+        """A float series downsampled to `buckets` step intervals (see SeriesBuckets)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot downsample series")
 
     @abstractmethod
     def put_blob(self, source: Path, sha256: str) -> None:

@@ -97,3 +97,15 @@ def decode_chunk(data: bytes) -> tuple[FloatArray, FloatArray, Any]:
         timestamps = np.frombuffer(raw_ts, dtype="<f8").astype(np.float64)
         return steps, timestamps, values
     raise ValueError(f"unknown series chunk format {fmt}")
+
+
+def decode_steps_values(data: bytes) -> tuple[FloatArray, Any]:
+    """(steps, values) of a chunk without decoding its timestamps (downsampling needs none)."""
+    fmt, count = _HEAD.unpack_from(data, 0)
+    if fmt != _FLOAT_FORMAT:
+        steps, _, values = decode_chunk(data)
+        return steps, values
+    steps, offset = _decode_steps(data, _HEAD.size, count)
+    (size,) = _LEN.unpack_from(data, offset)
+    offset += _LEN.size + size
+    return steps, np.frombuffer(data, dtype="<f8", count=count, offset=offset).astype(np.float64)

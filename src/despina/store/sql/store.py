@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -25,6 +26,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -37,6 +39,8 @@ from despina.client.operations import (
     AddFileSetEntries,
     AddStrings,
     AppendPoints,
+    ArtifactRef,
+    AssignArtifact,
     AssignAtom,
     AssignFile,
     DeleteField,
@@ -44,13 +48,26 @@ from despina.client.operations import (
     Operation,
     RemoveStrings,
 )
-from despina.exceptions import RunNotFoundError
-from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData, SeriesSummary, Store
+from despina.exceptions import FieldTypeError, RunNotFoundError
+from despina.store.base import (
+    FieldValue,
+    IngestResult,
+    RunCreate,
+    RunInfo,
+    RunSeries,
+    RunsPage,
+    SeriesBuckets,
+    SeriesData,
+    SeriesSummary,
+    Store,
+)
 from despina.store.blobs.base import BlobStore
 from despina.store.blobs.local import LocalBlobStore
-from despina.store.series_codec import decode_chunk, encode_chunk
+from despina.store.downsample import bucketize
+from despina.store.series_codec import decode_chunk, decode_steps_values, encode_chunk
 from despina.store.sql import schema as t
 from despina.store.sql.migrate import MigrateMode, prepare_schema
+from despina.store.sql.runs_query import RunsQuery
 
 CHUNK_POINTS = 10_000
 _RUN_COLUMN_PATHS = {
@@ -117,6 +134,18 @@ def _is_transient(exc: OperationalError) -> bool:
     return "locked" in message or "busy" in message  # SQLite
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str | None, value: str | None) -> bool | None:
+    """SQLite's REGEXP (`value REGEXP pattern` calls regexp(pattern, value)): Python's re, searched."""
+    if pattern is None or value is None:
+        return None
+    return _compiled(pattern).search(value) is not None
+
+
 def database_url(url: str) -> str:
     """`url` as SQLAlchemy should open it: `postgresql://` and `postgres://` use the psycopg 3 driver."""
     parsed = make_url(url)
@@ -145,6 +174,8 @@ def create_store_engine(url: str, *, write: bool = True) -> Engine:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+        # `~` in runs queries: SQLite has no regular expressions of its own.
+        dbapi_connection.create_function("regexp", 2, _regexp, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
@@ -516,6 +547,21 @@ class SqlStore(Store):
             self._set_field(
                 conn, run_pk, op.path, ft.FILE_SET, text_value=json.dumps(current, sort_keys=True)
             )
+        elif isinstance(op, AssignArtifact):
+            # The set hash is the field's text, so `datasets/train = "<hash>"` compares like a string;
+            # the file list stays in its blob.
+            if self._check_type(conn, run_pk, op.path, ft.ARTIFACT, rejected):
+                artifact = op.artifact
+                self._set_field(
+                    conn,
+                    run_pk,
+                    op.path,
+                    ft.ARTIFACT,
+                    text_value=artifact.hash,
+                    int_value=artifact.file_count,
+                    float_value=float(artifact.total_size),
+                    blob_sha256=artifact.manifest,
+                )
         elif isinstance(op, AddStrings):
             if self._check_type(conn, run_pk, op.path, ft.STRING_SET, rejected):
                 self._set_field(conn, run_pk, op.path, ft.STRING_SET)
@@ -544,7 +590,14 @@ class SqlStore(Store):
         return {"text_value": str(value)}
 
     def _set_field(self, conn: Connection, run_pk: int, path: str, type_: str, **values: Any) -> None:
-        row = {"float_value": None, "int_value": None, "text_value": None, **values, "type": type_}
+        row = {
+            "float_value": None,
+            "int_value": None,
+            "text_value": None,
+            "blob_sha256": None,
+            **values,
+            "type": type_,
+        }
         types = self._types(conn, run_pk)
         if path in types.fields:
             conn.execute(
@@ -809,20 +862,37 @@ class SqlStore(Store):
         out: dict[int, dict[str, FieldValue]] = {pk: self._sys_fields(infos[pk]) for pk in run_pks}
         for pk in run_pks:  # every run has tags, even when empty
             out[pk]["sys/tags"] = FieldValue("sys/tags", ft.STRING_SET, set())
+        # Only the columns asked for are read (paths, or namespaces: everything under them).
+        wanted = None if columns is None else tuple(dict.fromkeys(columns))
+
+        def projected(table: Any) -> Any:
+            if wanted is None:
+                return true()
+            under = [func.substr(table.c.path, 1, len(c) + 1) == c + "/" for c in wanted]
+            return or_(table.c.path.in_(wanted), *under)
+
         for batch in _batched(run_pks, 500):
-            for row in conn.execute(select(t.fields).where(t.fields.c.run_id.in_(batch))):
+            for row in conn.execute(
+                select(t.fields).where(t.fields.c.run_id.in_(batch), projected(t.fields))
+            ):
                 out[row.run_id][row.path] = FieldValue(row.path, row.type, self._field_value(row))
-            for row in conn.execute(select(t.string_set_items).where(t.string_set_items.c.run_id.in_(batch))):
+            for row in conn.execute(
+                select(t.string_set_items).where(
+                    t.string_set_items.c.run_id.in_(batch), projected(t.string_set_items)
+                )
+            ):
                 field = out[row.run_id].get(row.path)
                 if field is None or field.type != ft.STRING_SET:
                     field = out[row.run_id][row.path] = FieldValue(row.path, ft.STRING_SET, set())
                 field.value.add(row.value)
-            for row in conn.execute(select(t.series).where(t.series.c.run_id.in_(batch))):
-                if row.point_count == 0:
-                    continue  # emptied (a fork's hidden inheritance); a fork's read-through is added later
+            for row in conn.execute(
+                select(t.series).where(
+                    t.series.c.run_id.in_(batch), t.series.c.point_count > 0, projected(t.series)
+                )
+            ):
+                # (point_count 0: a fork's hidden inheritance; a fork's read-through is added later)
                 out[row.run_id][row.path] = FieldValue(row.path, row.type, self._summary(row))
-        if columns is not None:
-            wanted = tuple(columns)
+        if wanted is not None:
             for pk in run_pks:
                 out[pk] = {
                     p: v
@@ -849,6 +919,8 @@ class SqlStore(Store):
             return {name: FileRef.from_dict(ref) for name, ref in json.loads(row.text_value or "{}").items()}
         if row.type == ft.STRING_SET:
             return set()
+        if row.type == ft.ARTIFACT:
+            return ArtifactRef(row.text_value, int(row.int_value), int(row.float_value), row.blob_sha256)
         raise ValueError(f"unknown field type {row.type!r}")
 
     @staticmethod
@@ -993,26 +1065,42 @@ class SqlStore(Store):
         state: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        def work(conn: Connection) -> list[dict[str, Any]]:
+        page = self.query_runs(
+            project, owner=owner, tags=tags, state=state, columns=columns, sort_by="sys/id", ascending=True
+        )
+        return [dict(row) for row in page.rows]
+
+    def query_runs(
+        self,
+        project: str,
+        *,
+        query: str | None = None,
+        columns: Sequence[str] | None = None,
+        sort_by: str = "sys/creation_time",
+        ascending: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+    ) -> RunsPage:
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must not be negative, not {limit}")
+        plan = RunsQuery.prepare(query, sort_by, ascending, owner, tags, state)
+        dialect = "sqlite" if self._sqlite else "postgresql"
+
+        def work(conn: Connection) -> RunsPage:
             project_row = self._project_row(conn, project, create=False)
             if project_row is None:
-                return []
-            query = select(t.runs).where(t.runs.c.project_id == project_row.id)
-            if owner:
-                query = query.where(t.runs.c.owner.in_(list(owner)))
-            if state:
-                query = query.where(self._state_filter(list(state)))
-            for tag in tags or ():
-                query = query.where(
-                    exists().where(
-                        and_(
-                            t.string_set_items.c.run_id == t.runs.c.id,
-                            t.string_set_items.c.path == "sys/tags",
-                            t.string_set_items.c.value == tag,
-                        )
-                    )
-                )
-            rows = conn.execute(query.order_by(t.runs.c.number)).all()
+                return RunsPage([], None)
+            rows, next_cursor = plan.page(
+                conn,
+                project_row.id,
+                dialect=dialect,
+                state_filter=self._state_filter,
+                limit=limit,
+                cursor=cursor,
+            )
             infos = {row.id: self._info(conn, row, project) for row in rows}
             fields = self._fields_of(conn, [row.id for row in rows], infos, columns)
             table = []
@@ -1022,8 +1110,141 @@ class SqlStore(Store):
                     for path, (type_, summary) in self._fork_summaries(conn, row).items():
                         if columns is None or any(path == c or path.startswith(c + "/") for c in columns):
                             run_fields[path] = FieldValue(path, type_, summary)
-                table.append({path: field for path, field in run_fields.items()})
-            return table
+                table.append(run_fields)
+            return RunsPage(table, next_cursor)
+
+        return self._read(work)
+
+    def series_many(
+        self,
+        project: str,
+        paths: Sequence[str],
+        *,
+        query: str | None = None,
+        run_ids: Sequence[str] | None = None,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> list[RunSeries]:
+        plan = RunsQuery.prepare(query, "sys/id", True)
+        dialect = "sqlite" if self._sqlite else "postgresql"
+        wanted = list(dict.fromkeys(paths))
+
+        def work(conn: Connection) -> list[RunSeries]:
+            project_row = self._project_row(conn, project, create=False)
+            if project_row is None or not wanted:
+                return []
+            statement = select(t.runs).where(
+                t.runs.c.project_id == project_row.id, plan.condition(dialect, self._state_filter)
+            )
+            if run_ids is not None:
+                statement = statement.where(t.runs.c.short_id.in_(list(run_ids)))
+            runs = list(conn.execute(statement.order_by(t.runs.c.number)))
+            found: dict[tuple[int, str], RunSeries] = {}
+            plain = {run.id: run for run in runs if run.fork_parent_id is None}
+            for batch in _batched(list(plain), 500):
+                found.update(self._plain_series(conn, plain, batch, wanted, step_range))
+            for run in runs:
+                if run.fork_parent_id is None:
+                    continue
+                for path in wanted:  # a fork reads through its parent: the general, slower path
+                    type_ = self._series_type(conn, run, path)
+                    if type_ in (ft.FLOAT_SERIES, ft.STRING_SERIES):
+                        data = self._series_data(conn, run, path, step_range)
+                        if len(data.steps):
+                            found[(run.id, path)] = RunSeries(run.short_id, path, type_, data)
+            return [found[(run.id, path)] for run in runs for path in wanted if (run.id, path) in found]
+
+        return self._read(work)
+
+    def _plain_series(
+        self,
+        conn: Connection,
+        runs: dict[int, Any],
+        batch: list[int],
+        paths: list[str],
+        step_range: tuple[float | None, float | None] | None,
+    ) -> dict[tuple[int, str], RunSeries]:
+        """Series of runs that are not forks, their chunks read in one query."""
+        low, high = step_range if step_range is not None else (None, None)
+        heads = {
+            row.id: row
+            for row in conn.execute(
+                select(t.series.c.id, t.series.c.run_id, t.series.c.path, t.series.c.type).where(
+                    t.series.c.run_id.in_(batch),
+                    t.series.c.path.in_(paths),
+                    t.series.c.type.in_([ft.FLOAT_SERIES, ft.STRING_SERIES]),
+                    t.series.c.point_count > 0,
+                )
+            )
+        }
+        parts: dict[int, list[SeriesData]] = {}
+        for series_id_batch in _batched(list(heads), 500):
+            query = select(t.series_chunks.c.series_id, t.series_chunks.c.data).where(
+                t.series_chunks.c.series_id.in_(series_id_batch)
+            )
+            if low is not None:
+                query = query.where(t.series_chunks.c.last_step >= low)
+            if high is not None:
+                query = query.where(t.series_chunks.c.first_step <= high)
+            query = query.order_by(t.series_chunks.c.series_id, t.series_chunks.c.chunk_no)
+            for series_id, data in conn.execute(query):
+                parts.setdefault(series_id, []).append(_within(SeriesData(*decode_chunk(data)), low, high))
+        result: dict[tuple[int, str], RunSeries] = {}
+        for series_id, chunks in parts.items():
+            head = heads[series_id]
+            data = _merge(chunks)
+            if len(data.steps):
+                run = runs[head.run_id]
+                result[(head.run_id, head.path)] = RunSeries(run.short_id, head.path, head.type, data)
+        return result
+
+    def series_buckets(
+        self,
+        project: str,
+        run_id: str,
+        path: str,
+        *,
+        buckets: int,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> SeriesBuckets:
+        if buckets < 1:
+            raise ValueError(f"buckets must be at least 1, not {buckets}")
+        low, high = step_range if step_range is not None else (None, None)
+
+        def work(conn: Connection) -> SeriesBuckets:
+            run = self._run_row(conn, project, run_id)
+            type_ = self._series_type(conn, run, path)
+            if type_ is None:
+                raise FieldTypeError(f"run {run_id} has no series {path!r}")
+            if type_ != ft.FLOAT_SERIES:
+                raise FieldTypeError(f"{path!r} is a {type_}; only float series are downsampled")
+            own = conn.execute(
+                select(t.series.c.id, t.series.c.point_count).where(
+                    t.series.c.run_id == run.id, t.series.c.path == path
+                )
+            ).first()
+            if run.fork_parent_id is not None or own is None:
+                data = self._series_data(conn, run, path, step_range)
+                return bucketize(data, buckets, low, high)
+            # Chunks out of the range are never read (the index on series_id, last_step), and
+            # timestamps are not decoded: a chart of a million points reads only steps and values.
+            query = select(t.series_chunks.c.data).where(t.series_chunks.c.series_id == own.id)
+            if low is not None:
+                query = query.where(t.series_chunks.c.last_step >= low)
+            if high is not None:
+                query = query.where(t.series_chunks.c.first_step <= high)
+            steps_parts, value_parts = [], []
+            for chunk in conn.execute(query.order_by(t.series_chunks.c.chunk_no)).scalars():
+                steps, values = decode_steps_values(chunk)
+                if low is not None or high is not None:
+                    mask = _step_mask(steps, low, high)
+                    steps, values = steps[mask], values[mask]
+                steps_parts.append(steps)
+                value_parts.append(values)
+            steps = np.concatenate(steps_parts) if steps_parts else np.empty(0)
+            if len(steps) <= buckets:  # few points: all of them, with their timestamps
+                return SeriesBuckets(exact=True, points=self._series_data(conn, run, path, step_range))
+            values = np.concatenate(value_parts)
+            return bucketize(SeriesData(steps, np.empty(0), values), buckets, low, high)
 
         return self._read(work)
 
@@ -1083,6 +1304,42 @@ def _at_or_under(column: Any, path: str) -> Any:
     """`column` is `path` or lies under it; case-sensitive (SQLite's LIKE is not)."""
     prefix = path + "/"
     return or_(column == path, func.substr(column, 1, len(prefix)) == prefix)
+
+
+def _step_mask(steps: Any, low: float | None, high: float | None) -> Any:
+    mask = np.ones(len(steps), dtype=bool)
+    if low is not None:
+        mask &= steps >= low
+    if high is not None:
+        mask &= steps <= high
+    return mask
+
+
+def _within(data: SeriesData, low: float | None, high: float | None) -> SeriesData:
+    """The points of `data` with steps in [low, high]."""
+    if low is None and high is None:
+        return data
+    mask = _step_mask(data.steps, low, high)
+    if mask.all():
+        return data
+    values = (
+        data.values[mask]
+        if isinstance(data.values, np.ndarray)
+        else [v for v, m in zip(data.values, mask.tolist(), strict=True) if m]
+    )
+    return SeriesData(data.steps[mask], data.timestamps[mask], values)
+
+
+def _merge(parts: list[SeriesData]) -> SeriesData:
+    """Consecutive pieces of one series as one."""
+    if len(parts) == 1:
+        return parts[0]
+    steps = np.concatenate([p.steps for p in parts])
+    timestamps = np.concatenate([p.timestamps for p in parts])
+    if all(isinstance(p.values, np.ndarray) for p in parts):
+        return SeriesData(steps, timestamps, np.concatenate([p.values for p in parts]))
+    values = [v for p in parts for v in (p.values.tolist() if isinstance(p.values, np.ndarray) else p.values)]
+    return SeriesData(steps, timestamps, values)
 
 
 def _batched(items: list[int], size: int) -> Iterable[list[int]]:
