@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from despina.client.operations import Operation
-from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData
+from despina.store.base import (
+    FieldValue,
+    IngestResult,
+    RunCreate,
+    RunInfo,
+    RunsPage,
+    SeriesBuckets,
+    SeriesData,
+)
+from despina.store.series_table import SeriesTable
 
 
 class Backend(ABC):
@@ -54,6 +63,47 @@ class Backend(ABC):
         state: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]: ...
+
+    def query_runs(
+        self,
+        project: str,
+        *,
+        query: str | None = None,
+        columns: Sequence[str] | None = None,
+        sort_by: str = "sys/creation_time",
+        ascending: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+    ) -> RunsPage:
+        """A page of the runs table (see `Store.query_runs`); `limit=None` reads every page."""
+        raise NotImplementedError(f"{type(self).__name__} cannot query runs")
+
+    def series_table(
+        self,
+        project: str,
+        paths: Sequence[str],
+        *,
+        query: str | None = None,
+        run_ids: Sequence[str] | None = None,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> SeriesTable:
+        """Float and string series of many runs as one long table (see `Store.series_many`)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read series in bulk")
+
+    def series_buckets(
+        self,
+        project: str,
+        run_id: str,
+        path: str,
+        *,
+        buckets: int,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> SeriesBuckets:
+        """A float series downsampled for a chart (see `Store.series_buckets`)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot downsample series")
 
     @abstractmethod
     def open_blob(self, project: str, sha256: str) -> BinaryIO:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -27,16 +28,56 @@ from despina.exceptions import (
     AccessDeniedError,
     DespinaConfigError,
     ProjectNotFoundError,
+    QueryError,
     RunNotFoundError,
     ServerError,
     ServerUnavailableError,
 )
-from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData
-from despina.store.wire import decode_fields, decode_run_info, decode_value
+from despina.store.base import (
+    FieldValue,
+    IngestResult,
+    RunCreate,
+    RunInfo,
+    RunsPage,
+    SeriesBuckets,
+    SeriesData,
+)
+from despina.store.series_table import ARROW_STREAM, MSGPACK, SeriesTable
+from despina.store.wire import decode_fields, decode_run_info, decode_table_row, decode_value
 
 _T = TypeVar("_T")
 API = "/api/v1"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+PAGE_SIZE = 10_000  # rows asked for per page of the runs table (the server's maximum)
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _step_params(step_range: tuple[float | None, float | None] | None) -> dict[str, float]:
+    params: dict[str, float] = {}
+    if step_range is not None:
+        if step_range[0] is not None:
+            params["step_min"] = step_range[0]
+        if step_range[1] is not None:
+            params["step_max"] = step_range[1]
+    return params
+
+
+UPLOAD_PROGRESS_THRESHOLD = 1 << 30
+
+
+def _print_upload_progress(sha256: str, sent: int, size: int) -> None:
+    print(
+        f"Despina: uploading file {sha256[:12]}: {sent / size:.0%} ({sent >> 20:,} of {size >> 20:,} MiB)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _project_path(project: str) -> str:
@@ -100,6 +141,10 @@ class HttpBackend(Backend):
             "transport": transport,
         }
         self._http: httpx.Client | None = None
+        # Uploads of at least `progress_threshold` bytes call `upload_progress(sha256, sent, size)`
+        # after each part (a resumed upload starts from what the server has).
+        self.progress_threshold = UPLOAD_PROGRESS_THRESHOLD
+        self.upload_progress: Callable[[str, int, int], None] = _print_upload_progress
         self._linked: set[tuple[str, str]] = set()  # (project, sha256) the server has for the project
 
     # -- requests ---------------------------------------------------------------------------------
@@ -148,6 +193,8 @@ class HttpBackend(Backend):
         where = f"{response.request.method} {response.request.url.path}"
         if status in (401, 403):
             raise AccessDeniedError(f"the Despina server refused {where}: {detail}", status)
+        if status == 422 and isinstance(detail, str) and where.endswith(("/table", "/series")):
+            raise QueryError(detail)  # the server's message names the position in the query
         if status == 404:
             if str(detail).startswith("project") and str(detail).endswith("not found"):
                 raise ProjectNotFoundError(str(detail))
@@ -183,12 +230,7 @@ class HttpBackend(Backend):
         path: str,
         step_range: tuple[float | None, float | None] | None = None,
     ) -> SeriesData:
-        params: dict[str, Any] = {"path": path}
-        if step_range is not None:
-            if step_range[0] is not None:
-                params["step_min"] = step_range[0]
-            if step_range[1] is not None:
-                params["step_max"] = step_range[1]
+        params: dict[str, Any] = {"path": path, **_step_params(step_range)}
         response = self._send(
             lambda: self._client.get(f"{_project_path(project)}/runs/{run_id}/series", params=params)
         )
@@ -219,6 +261,88 @@ class HttpBackend(Backend):
                 params[key] = list(values)
         rows = self._json("GET", f"{_project_path(project)}/runs", params=params)
         return [{path: decode_value(value) for path, value in row.items()} for row in rows]
+
+    def query_runs(
+        self,
+        project: str,
+        *,
+        query: str | None = None,
+        columns: Sequence[str] | None = None,
+        sort_by: str = "sys/creation_time",
+        ascending: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+    ) -> RunsPage:
+        """Pages of at most PAGE_SIZE rows are read until `limit` rows (None: all) are there."""
+        params: dict[str, Any] = {"sort_by": sort_by, "ascending": str(ascending).lower()}
+        if query is not None:
+            params["query"] = query
+        for key, values in (("columns", columns), ("owner", owner), ("tags", tags), ("state", state)):
+            if values is not None:
+                params[key] = list(values)
+        rows: list[dict[str, FieldValue]] = []
+        while True:
+            want = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(rows))
+            if want <= 0:
+                return RunsPage(rows, cursor)
+            page = {**params, "limit": want, **({"cursor": cursor} if cursor else {})}
+            answer = self._json("GET", f"{_project_path(project)}/table", params=page)
+            rows.extend(decode_table_row(row) for row in answer["rows"])
+            cursor = answer["next_cursor"]
+            if cursor is None:
+                return RunsPage(rows, None)
+
+    def series_table(
+        self,
+        project: str,
+        paths: Sequence[str],
+        *,
+        query: str | None = None,
+        run_ids: Sequence[str] | None = None,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> SeriesTable:
+        params: dict[str, Any] = {"path": list(paths), **_step_params(step_range)}
+        if query is not None:
+            params["query"] = query
+        if run_ids is not None:
+            params["run"] = list(run_ids)
+        arrow = _has_pyarrow()  # without pyarrow the server sends msgpack
+        headers = {"Accept": ARROW_STREAM if arrow else MSGPACK}
+        response = self._send(
+            lambda: self._client.get(f"{_project_path(project)}/series", params=params, headers=headers)
+        )
+        if response.headers.get("content-type", "").startswith(ARROW_STREAM):
+            return SeriesTable.from_arrow(response.content)
+        return SeriesTable.from_msgpack(response.content)
+
+    def series_buckets(
+        self,
+        project: str,
+        run_id: str,
+        path: str,
+        *,
+        buckets: int,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> SeriesBuckets:
+        params: dict[str, Any] = {"path": path, "buckets": buckets, **_step_params(step_range)}
+        response = self._send(
+            lambda: self._client.get(f"{_project_path(project)}/runs/{run_id}/series/buckets", params=params)
+        )
+        data = msgpack.unpackb(response.content, raw=False)
+
+        def floats(name: str) -> Any:
+            return np.frombuffer(data[name], dtype="<f8").astype(np.float64)
+
+        if data["exact"]:
+            return SeriesBuckets(
+                exact=True, points=SeriesData(floats("steps"), floats("timestamps"), floats("values"))
+            )
+        arrays = {name: floats(name) for name in SeriesBuckets.BUCKET_ARRAYS}
+        count = np.frombuffer(data["count"], dtype="<i8").astype(np.int64)
+        return SeriesBuckets(exact=False, count=count, **arrays)
 
     def applied_seq(self, project: str, run_id: str, writer_id: str) -> int:
         """How far the server has applied one writer's operations (-1: none)."""
@@ -273,6 +397,8 @@ class HttpBackend(Backend):
             upload_id, part_size = status["upload_id"], int(status["part_size"])
             have = {int(n): int(s) for n, s in status["parts"].items()}
             count = max(1, math.ceil(size / part_size))
+            report = size >= self.progress_threshold
+            sent = sum(have.values())
             with open(source, "rb") as handle:
                 for part_no in range(count):
                     expected = min(part_size, size - part_no * part_size)
@@ -287,6 +413,9 @@ class HttpBackend(Backend):
                             headers={"Content-Type": "application/octet-stream"},
                         )
                     )
+                    sent += expected
+                    if report:
+                        self.upload_progress(sha256, sent, size)
             self._json("POST", f"{base}/{upload_id}/complete", json={"sha256": sha256})
         self._linked.add((project, sha256))
 

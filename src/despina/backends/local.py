@@ -11,7 +11,17 @@ from typing import Any, BinaryIO
 from despina.backends.base import Backend
 from despina.client.operations import Operation, referenced_files
 from despina.config import Settings
-from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData, Store
+from despina.store.base import (
+    FieldValue,
+    IngestResult,
+    RunCreate,
+    RunInfo,
+    RunsPage,
+    SeriesBuckets,
+    SeriesData,
+    Store,
+)
+from despina.store.series_table import SeriesTable
 from despina.store.sql.store import SqlStore, open_embedded_store
 
 
@@ -69,6 +79,57 @@ class LocalBackend(Backend):
         columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         return self.store.runs_table(project, owner=owner, tags=tags, state=state, columns=columns)
+
+    def query_runs(
+        self,
+        project: str,
+        *,
+        query: str | None = None,
+        columns: Sequence[str] | None = None,
+        sort_by: str = "sys/creation_time",
+        ascending: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+    ) -> RunsPage:
+        return self.store.query_runs(
+            project,
+            query=query,
+            columns=columns,
+            sort_by=sort_by,
+            ascending=ascending,
+            limit=limit,
+            cursor=cursor,
+            owner=owner,
+            tags=tags,
+            state=state,
+        )
+
+    def series_table(
+        self,
+        project: str,
+        paths: Sequence[str],
+        *,
+        query: str | None = None,
+        run_ids: Sequence[str] | None = None,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> SeriesTable:
+        return SeriesTable.of(
+            self.store.series_many(project, paths, query=query, run_ids=run_ids, step_range=step_range)
+        )
+
+    def series_buckets(
+        self,
+        project: str,
+        run_id: str,
+        path: str,
+        *,
+        buckets: int,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> SeriesBuckets:
+        return self.store.series_buckets(project, run_id, path, buckets=buckets, step_range=step_range)
 
     def open_blob(self, project: str, sha256: str) -> BinaryIO:
         return self.store.open_blob(sha256)

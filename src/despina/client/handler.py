@@ -34,7 +34,9 @@ from despina.types import File, is_file_convertible
 if TYPE_CHECKING:
     import pandas as pd
 
+    from despina.client.artifact_manifest import ArtifactFile
     from despina.client.run import Run
+    from despina.client.tracking import TrackingJob
 
 _time = time.time
 _pack_float = FLOAT_POINT.pack
@@ -154,6 +156,17 @@ class Handler:
             (p.relative_to(base).as_posix(), run._stage(File(p), p.name)) for p in dict.fromkeys(absolute)
         )
         run._emit(AddFileSetEntries(self._path, entries), wait)
+
+    def track_files(
+        self, path: str | os.PathLike[str], *, destination: str | None = None, wait: bool = False
+    ) -> TrackingJob:
+        """Record a version of files by content, without uploading them: a file, a folder (recursively),
+        a glob, or an `s3://bucket/prefix` location. Hashing runs in the background (`wait=True`
+        blocks); a new version is recorded only when something changed. `destination` puts the files
+        under that folder of the set, keeping files tracked into other destinations."""
+        from despina.client.tracking import track_files
+
+        return track_files(self._run, self._path, os.fspath(path), destination, wait)
 
     def append(
         self, value: Any, step: float | None = None, timestamp: float | None = None, *, wait: bool = False
@@ -301,6 +314,8 @@ class Handler:
             return field.value.last
         if field.type == ft.STRING_SET:
             return set(field.value)
+        if field.type == ft.ARTIFACT:
+            return field.value.hash
         return field.value
 
     def fetch_last(self) -> Any:
@@ -319,7 +334,10 @@ class Handler:
         field = self._run._read_field(self._path)
         if field.type not in ft.SERIES_TYPES:
             raise FieldTypeError(f"{self._path!r} is a {field.type} field, not a series; use fetch()")
-        data = self._run._read_series(self._path, step_range)
+        if field.type == ft.FILE_SERIES:
+            data = self._run._read_series(self._path, step_range)
+        else:
+            data = self._run._read_series_points(self._path, step_range)
         frame: pd.DataFrame = pd.DataFrame({"step": data.steps, "value": data.values})
         if include_timestamp:
             frame["timestamp"] = pd.to_datetime(data.timestamps, unit="s", utc=True)
@@ -352,6 +370,13 @@ class Handler:
             for step, ref in zip(data.steps.tolist(), data.values, strict=True):
                 run._download_blob(ref.sha256, folder / f"{step:g}.{ref.extension}")
             return folder
+        if field.type == ft.ARTIFACT:
+            from despina.client.locations import fetch_files
+            from despina.client.tracking import download_destination, load_manifest
+
+            manifest = load_manifest(run, field.value)
+            label = f"{self._path!r} of run {run._label()}"
+            return fetch_files(manifest, download_destination(self._path, destination), label)
         raise FieldTypeError(f"{self._path!r} is a {field.type} field; only files can be downloaded")
 
     def download_last(self, destination: str | os.PathLike[str] | None = None) -> Path:
@@ -365,12 +390,24 @@ class Handler:
         self._run._download_blob(ref.sha256, target)
         return target
 
-    def fetch_files_list(self) -> list[str]:
-        """Names of the files in a file set."""
+    def fetch_files_list(self) -> list[str] | list[ArtifactFile]:
+        """Names of the files in a file set; for tracked files, each file's record (path, size, hash,
+        hash_type, mtime, location)."""
         field = self._run._read_field(self._path)
+        if field.type == ft.ARTIFACT:
+            from despina.client.tracking import load_manifest
+
+            return list(load_manifest(self._run, field.value).files)
         if field.type != ft.FILE_SET:
             raise FieldTypeError(f"{self._path!r} is a {field.type} field, not a file set")
         return sorted(field.value)
+
+    def fetch_hash(self) -> str:
+        """The set hash of tracked files (64 hex characters)."""
+        field = self._run._read_field(self._path)
+        if field.type != ft.ARTIFACT:
+            raise FieldTypeError(f"{self._path!r} is a {field.type} field, not tracked files (track_files)")
+        return str(field.value.hash)
 
     def fetch_extension(self) -> str:
         field = self._run._read_field(self._path)

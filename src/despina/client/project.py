@@ -10,10 +10,12 @@ from despina.client import field_types as ft
 from despina.client.run import resolve_project
 from despina.config import read_settings
 from despina.exceptions import DespinaConfigError
+from despina.query import parse_operand
 from despina.store.base import FieldValue
 
 if TYPE_CHECKING:
     import pandas as pd
+    import polars as pl
 
 RUN_STATES = ("running", "finished", "failed", "crashed")
 
@@ -39,21 +41,34 @@ def _cell(field: FieldValue) -> Any:
 
 
 class RunsTable:
-    """Rows of a project's runs; one column per field path."""
+    """Rows of a project's runs; one column per field path.
+
+    Rows that come `presorted` (from the store, which sorts and limits in SQL) keep their order;
+    otherwise `to_rows` sorts them by `sort_by`'s cell value.
+    """
 
     def __init__(
-        self, rows: list[dict[str, FieldValue]], sort_by: str, ascending: bool, limit: int | None
+        self,
+        rows: list[dict[str, FieldValue]],
+        sort_by: str,
+        ascending: bool,
+        limit: int | None,
+        *,
+        presorted: bool = False,
     ) -> None:
         self._rows = rows
         self._sort_by = sort_by
         self._ascending = ascending
         self._limit = limit
+        self._presorted = presorted
 
     def __len__(self) -> int:
         return len(self._rows) if self._limit is None else min(self._limit, len(self._rows))
 
     def to_rows(self) -> list[dict[str, Any]]:
         rows = [{path: _cell(field) for path, field in row.items()} for row in self._rows]
+        if self._presorted:
+            return rows if self._limit is None else rows[: self._limit]
         present = [r for r in rows if r.get(self._sort_by) is not None]
         missing = [r for r in rows if r.get(self._sort_by) is None]
         try:
@@ -78,14 +93,25 @@ class RunsTable:
         frame: pd.DataFrame = pd.DataFrame(rows, columns=columns)
         for column in columns:
             type_ = types.get(column)
+            missing = bool(frame[column].isna().any())
             if type_ == ft.DATETIME:
                 frame[column] = pd.to_datetime(frame[column], utc=True)
-            elif type_ == ft.INT and not frame[column].isna().any():
-                frame[column] = frame[column].astype("int64")
-            elif type_ == ft.BOOL and not frame[column].isna().any():
-                frame[column] = frame[column].astype(bool)
+            elif type_ == ft.INT:
+                # A run without the field leaves a hole: pandas' nullable Int64 keeps the ints exact.
+                frame[column] = frame[column].astype("Int64" if missing else "int64")
+            elif type_ == ft.BOOL:
+                frame[column] = frame[column].astype("boolean" if missing else bool)
             elif type_ in (ft.FLOAT, ft.FLOAT_SERIES):
                 frame[column] = frame[column].astype("float64")
+        return frame
+
+    def to_polars(self) -> pl.DataFrame:
+        """The same table as a polars DataFrame (needs polars installed), with the same column types."""
+        try:
+            import polars as pl
+        except ImportError as exc:
+            raise ImportError("to_polars() needs polars: pip install polars") from exc
+        frame: pl.DataFrame = pl.from_pandas(self.to_pandas())
         return frame
 
 
@@ -104,28 +130,69 @@ class Project:
 
     def fetch_runs_table(
         self,
+        query: str | None = None,
         *,
-        owner: str | Iterable[str] | None = None,
-        tags: str | Iterable[str] | None = None,
-        state: str | Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
         sort_by: str = "sys/creation_time",
         ascending: bool = False,
         limit: int | None = None,
+        owner: str | Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        state: str | Iterable[str] | None = None,
     ) -> RunsTable:
-        """Runs of the project, newest first; `tags` keeps runs having all of them, `owner` and `state`
-        any of the given values; `columns` limits the fields (and namespaces) read."""
+        """Runs of the project, newest first, filtered, sorted and limited by the store.
+
+        `query` is a runs query (e.g. `'train/acc > 0.9 and sys/tags contains "best"'`, see
+        `despina.query`); `tags` keeps runs having all of them, `owner` and `state` any of the given
+        values (all filters together). `sort_by` is any field path (a series sorts by its last value)
+        or an aggregate such as `"min(val/loss)"`; runs without it come last. `columns` limits the
+        fields read (paths or namespaces; `sys/id` and the sort field always come). Raises QueryError
+        for a query that is not valid, naming the position.
+        """
         states = _as_list(state)
         for item in states or ():
             if item not in RUN_STATES:
                 raise ValueError(f"state {item!r} is not one of {', '.join(RUN_STATES)}")
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise ValueError(f"limit must be a non-negative int, not {limit!r}")
-        wanted = None if columns is None else list(dict.fromkeys([*columns, sort_by]))
-        rows = self._backend.runs_table(
-            self.name, owner=_as_list(owner), tags=_as_list(tags), state=states, columns=wanted
+        sort_path = parse_operand(sort_by).path
+        wanted = None if columns is None else list(dict.fromkeys(["sys/id", *columns, sort_path]))
+        page = self._backend.query_runs(
+            self.name,
+            query=query,
+            columns=wanted,
+            sort_by=sort_by,
+            ascending=ascending,
+            limit=limit,
+            owner=_as_list(owner),
+            tags=_as_list(tags),
+            state=states,
         )
-        return RunsTable(rows, sort_by, ascending, limit)
+        return RunsTable(page.rows, sort_by, ascending, limit, presorted=True)
+
+    def fetch_series(
+        self,
+        paths: str | Sequence[str],
+        query: str | None = None,
+        *,
+        step_range: tuple[float | None, float | None] | None = None,
+        runs: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Float (and string) series of many runs in one read, as a long DataFrame with columns run,
+        path, step, value, timestamp: every point exactly (NaN kept), runs in creation order.
+
+        `query` picks the runs (as in fetch_runs_table), `runs` limits them to these ids, and
+        `step_range` (low, high; either may be None) the steps. A server streams it as Apache Arrow.
+        """
+        wanted = [paths] if isinstance(paths, str) else list(paths)
+        table = self._backend.series_table(
+            self.name,
+            wanted,
+            query=query,
+            run_ids=None if runs is None else list(runs),
+            step_range=step_range,
+        )
+        return table.to_pandas()
 
     def stop(self) -> None:
         """Nothing to release: the store is shared with this process's runs and closed at exit."""

@@ -480,6 +480,19 @@ class Run:
         assert self.id is not None
         return backend.series(self.project, self.id, path, step_range)
 
+    def _read_series_points(
+        self, path: str, step_range: tuple[float | None, float | None] | None
+    ) -> SeriesData:
+        """A float or string series through the bulk read (one run of `Project.fetch_series`: from a
+        server, an Arrow stream); backends without it read the series alone."""
+        backend = self._require_store()
+        assert self.id is not None
+        try:
+            table = backend.series_table(self.project, [path], run_ids=[self.id], step_range=step_range)
+        except NotImplementedError:
+            return backend.series(self.project, self.id, path, step_range)
+        return SeriesData(table.steps, table.timestamps, table.values)
+
     def _download_blob(self, sha256: str, target: Path) -> None:
         backend = self._require_store()
         with backend.open_blob(self.project, sha256) as stream:
@@ -536,6 +549,9 @@ class Run:
         `seconds` (default DESPINA_STOP_TIMEOUT, 60 s). Never hangs: what is left stays on disk."""
         if self._stopped:
             return
+        from despina.client.tracking import wait_for_tracking
+
+        wait_for_tracking(self)  # a version tracked before stopping is part of the run
         if self._context is not None:
             self._context.stop()
         if self._writer is not None:

@@ -6,6 +6,7 @@ one-key object whose key starts with `$`:
 
     {"$float": "NaN" | "Infinity" | "-Infinity"}     {"$datetime": "2026-11-22T10:00:00.123456+00:00"}
     {"$set": [...]}   {"$file": {sha256, size, name, extension, mime_type}}   {"$series": {count, last, ...}}
+    {"$artifact": {hash, file_count, total_size, manifest}}
     {"$field": {path, type, value}}
 
 Plain objects whose keys start with `$` do not occur in store values (field paths never start with it).
@@ -18,7 +19,7 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
-from despina.client.operations import FileRef
+from despina.client.operations import ArtifactRef, FileRef
 from despina.store.base import FieldValue, RunInfo, SeriesSummary
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -36,6 +37,8 @@ def encode_value(value: Any) -> Any:
         return {"$datetime": value.isoformat()}
     if isinstance(value, FileRef):
         return {"$file": value.to_dict()}
+    if isinstance(value, ArtifactRef):
+        return {"$artifact": value.to_dict()}
     if isinstance(value, FieldValue):
         return {"$field": {"path": value.path, "type": value.type, "value": encode_value(value.value)}}
     if isinstance(value, SeriesSummary):
@@ -66,6 +69,8 @@ def decode_value(value: Any) -> Any:
             return datetime.fromisoformat(inner)
         if key == "$file":
             return FileRef.from_dict(inner)
+        if key == "$artifact":
+            return ArtifactRef.from_dict(inner)
         if key == "$set":
             return {decode_value(v) for v in inner}
         if key == "$field":
@@ -89,3 +94,12 @@ def encode_run_info(info: RunInfo) -> dict[str, Any]:
 
 def decode_run_info(data: dict[str, Any]) -> RunInfo:
     return RunInfo(**{k: decode_value(v) for k, v in data.items()})
+
+
+def encode_table_row(row: dict[str, FieldValue]) -> dict[str, Any]:
+    """A runs table row, compactly: path -> [type, value] (the value wire-encoded)."""
+    return {path: [f.type, encode_value(f.value)] for path, f in row.items()}
+
+
+def decode_table_row(data: dict[str, Any]) -> dict[str, FieldValue]:
+    return {path: FieldValue(path, item[0], decode_value(item[1])) for path, item in data.items()}

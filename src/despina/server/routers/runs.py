@@ -6,20 +6,27 @@ from typing import Annotated, Any
 
 import msgpack
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from despina.client.operations import FileRef
+from despina.exceptions import FieldTypeError, QueryError
 from despina.server.auth.dependencies import ProjectAccess, get_principal, project_access
 from despina.server.auth.principal import Principal, Role
 from despina.server.state import ServerState, server_state
 from despina.store.base import RunCreate
-from despina.store.wire import encode_fields, encode_run_info, encode_value
+from despina.store.series_table import ARROW_STREAM, SeriesTable
+from despina.store.wire import encode_fields, encode_run_info, encode_table_row, encode_value
 
 router = APIRouter(tags=["runs"])
 
 MSGPACK = "application/msgpack"
+MAX_PAGE = 10_000  # rows per page of the runs table; more come through the cursor
+QUERY_DOC = (
+    'A runs query, e.g. `train/acc > 0.9 and sys/tags contains "best"` (see despina.query); '
+    "a syntax or type error answers 422 with the position."
+)
 RUN_ID_PATTERN = r"^[A-Z0-9]{1,16}-[0-9]{1,12}$"
 State = Annotated[ServerState, Depends(server_state)]
 RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="The run's id, e.g. CAS-12")]
@@ -175,3 +182,122 @@ async def runs_table(
         )
     )
     return [{path: encode_value(value) for path, value in row.items()} for row in rows]
+
+
+@router.get("/projects/{workspace}/{project}/table", name="query_runs")
+async def query_runs(
+    state: State,
+    access: Annotated[ProjectAccess, Depends(project_access(Role.VIEWER))],
+    query: Annotated[str | None, Query(max_length=10_000, description=QUERY_DOC)] = None,
+    columns: Annotated[list[str] | None, Query(max_length=1000)] = None,
+    sort_by: Annotated[str, Query(max_length=1100)] = "sys/creation_time",
+    ascending: bool = False,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+    owner: Annotated[list[str] | None, Query(max_length=100)] = None,
+    tags: Annotated[list[str] | None, Query(max_length=100)] = None,
+    run_state: Annotated[list[str] | None, Query(alias="state", max_length=10)] = None,
+) -> dict[str, Any]:
+    """A page of the runs table, filtered, sorted and projected on the server: `rows` (path -> [type,
+    value], wire-encoded; a series as its summary) and `next_cursor` (null on the last page)."""
+    try:
+        page = await run_in_threadpool(
+            lambda: state.store.query_runs(
+                access.project,
+                query=query,
+                columns=columns,
+                sort_by=sort_by,
+                ascending=ascending,
+                limit=limit,
+                cursor=cursor,
+                owner=owner,
+                tags=tags,
+                state=run_state,
+            )
+        )
+    except QueryError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {"rows": [encode_table_row(row) for row in page.rows], "next_cursor": page.next_cursor}
+
+
+@router.get(
+    "/projects/{workspace}/{project}/series",
+    name="fetch_series",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {ARROW_STREAM: {}, MSGPACK: {}},
+            "description": "columns run, path, step, value, timestamp (see despina.store.series_table)",
+        }
+    },
+)
+async def fetch_series(
+    state: State,
+    access: Annotated[ProjectAccess, Depends(project_access(Role.VIEWER))],
+    path: Annotated[list[str], Query(min_length=1, max_length=100)],
+    query: Annotated[str | None, Query(max_length=10_000, description=QUERY_DOC)] = None,
+    run: Annotated[list[str] | None, Query(max_length=10_000)] = None,
+    step_min: float | None = None,
+    step_max: float | None = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The float and string series at `path` of many runs (those matching `query`, and among `run`
+    when given) in one long table, exactly: an Arrow IPC stream, or msgpack when the client does not
+    accept Arrow."""
+    step_range = None if step_min is None and step_max is None else (step_min, step_max)
+    try:
+        series = await run_in_threadpool(
+            lambda: state.store.series_many(
+                access.project, path, query=query, run_ids=run, step_range=step_range
+            )
+        )
+    except QueryError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    table = SeriesTable.of(series)
+    if accept is not None and ARROW_STREAM in accept:
+        return Response(await run_in_threadpool(table.to_arrow), media_type=ARROW_STREAM)
+    return Response(await run_in_threadpool(table.to_msgpack), media_type=MSGPACK)
+
+
+@router.get(
+    "/projects/{workspace}/{project}/runs/{run_id}/series/buckets",
+    name="get_series_buckets",
+    response_class=Response,
+    responses={200: {"content": {MSGPACK: {}}, "description": "msgpack: exact points, or per-bucket arrays"}},
+)
+async def get_series_buckets(
+    run_id: RunId,
+    state: State,
+    access: Annotated[ProjectAccess, Depends(project_access(Role.VIEWER))],
+    path: Annotated[str, Query(min_length=1, max_length=1024)],
+    buckets: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    step_min: float | None = None,
+    step_max: float | None = None,
+) -> Response:
+    """A float series downsampled for a chart (see despina.store.base.SeriesBuckets), as msgpack:
+    `exact` true with `steps`, `timestamps`, `values`, or per bucket `count` (int64) and `first_step`,
+    `first_value`, `last_step`, `last_value`, `min_step`, `min_value`, `max_step`, `max_value`
+    (float64); arrays are raw little-endian bytes."""
+    step_range = None if step_min is None and step_max is None else (step_min, step_max)
+    try:
+        result = await run_in_threadpool(
+            lambda: state.store.series_buckets(
+                access.project, run_id, path, buckets=buckets, step_range=step_range
+            )
+        )
+    except FieldTypeError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    body: dict[str, Any] = {"exact": result.exact}
+    if result.exact:
+        assert result.points is not None
+        body.update(
+            steps=np.asarray(result.points.steps, "<f8").tobytes(),
+            timestamps=np.asarray(result.points.timestamps, "<f8").tobytes(),
+            values=np.asarray(result.points.values, "<f8").tobytes(),
+        )
+    else:
+        assert result.count is not None
+        body["count"] = np.asarray(result.count, "<i8").tobytes()
+        for name in result.BUCKET_ARRAYS:
+            body[name] = np.asarray(getattr(result, name), "<f8").tobytes()
+    return Response(msgpack.packb(body, use_bin_type=True), media_type=MSGPACK)
