@@ -65,8 +65,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib
+import os
 import pickle
+import re
 import tempfile
 import threading
 import warnings
@@ -86,8 +89,10 @@ from despina.exceptions import (
     DespinaWarning,
     FieldPathError,
     FieldTypeError,
+    MissingFieldError,
     StepOrderError,
 )
+from despina.store.sweep_plots import TRIAL_RUN_TAG, logged_choice
 from despina.types import File
 from despina.utils import stringify_unsupported
 
@@ -97,18 +102,29 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial, Trial
 
 __all__ = [
+    "ENV_SWEEP_ID",
+    "ENV_SWEEP_STORAGE",
+    "ENV_SWEEP_STUDY",
+    "ENV_SWEEP_TRIALS",
+    "ENV_SWEEP_WORKER_TRIALS",
     "INTEGRATION_VERSION_KEY",
+    "SWEEP_RUN_TAG",
     "TRIAL_RUN_TAG",
     "DespinaCallback",
     "OptunaLoggingWarning",
+    "Sweep",
+    "SweepSummary",
+    "finalize_sweep",
     "load_study_from_run",
     "log_study_metadata",
+    "study_plots",
+    "sweep_run_id",
+    "sweep_study",
     "trial_run",
     "with_trial_run",
 ]
 
 INTEGRATION_VERSION_KEY = "source_code/integrations/despina-optuna"
-TRIAL_RUN_TAG = "optuna-trial"
 
 _R = TypeVar("_R")
 Frequency: TypeAlias = int | Literal["never"]
@@ -239,8 +255,16 @@ class _StudyLog:
 
     def delete(self, sub: str) -> None:
         path = self.path(sub)
-        if self.root.exists(path):
+        if not self.root.exists(path):
+            return
+        try:
             self.root.pop(path)
+        except MissingFieldError:
+            # Written by another process sharing the run (a distributed sweep): this writer learns the
+            # run's fields from the store, then may delete it.
+            self.root.sync()
+            if self.root.exists(path):
+                self.root.pop(path)
 
     def existing_best_numbers(self) -> set[int]:
         """Trial numbers under best/trials/ already in the run (a resumed run, an earlier callback)."""
@@ -301,14 +325,7 @@ def _param_value(distribution: BaseDistribution | None, value: Any) -> Any:
     from optuna.distributions import CategoricalDistribution
 
     if isinstance(distribution, CategoricalDistribution):
-        choices = distribution.choices
-        if all(type(choice) is bool for choice in choices):
-            return value
-        if all(isinstance(choice, int) and not isinstance(choice, bool) for choice in choices):
-            return stringify_unsupported(value)
-        if all(isinstance(choice, (int, float)) and not isinstance(choice, bool) for choice in choices):
-            return float(value)
-        return str(value)
+        return stringify_unsupported(logged_choice(distribution.choices, value))
     return stringify_unsupported(value)
 
 
@@ -326,10 +343,12 @@ def _series_point(distribution: BaseDistribution | None, value: Any) -> float | 
     return str(logged)
 
 
-def _log_trial(log: _StudyLog, trial: FrozenTrial, names: Sequence[str]) -> None:
-    """trials/trials/N/ and the trial's points in the trials/ series."""
+def _log_trial(log: _StudyLog, trial: FrozenTrial, names: Sequence[str], series: bool = True) -> None:
+    """trials/trials/N/ and (with `series`) the trial's points in the trials/ series."""
     number = trial.number
     log.put(f"trials/trials/{number}", _trial_fields(trial, names))
+    if not series:
+        return
     if len(names) > 1:
         if trial.values is not None:
             for name, value in zip(names, trial.values, strict=False):
@@ -352,13 +371,19 @@ def _best_trials(study: Study) -> list[FrozenTrial]:
         return []
 
 
-def _log_best(log: _StudyLog, study: Study, names: Sequence[str]) -> None:
-    """best/: rewritten only when the best trial(s) change; stale best/trials/N entries are removed."""
+def _log_best(log: _StudyLog, study: Study, names: Sequence[str], shared: bool = False) -> None:
+    """best/: rewritten only when the best trial(s) change; stale best/trials/N entries are removed.
+
+    `shared`: other processes write best/ too, so what is under best/trials/ is read again from the
+    run (with what this process wrote and may not have sent yet) rather than remembered."""
     best = _best_trials(study)
     if not best:
         return
     numbers = {trial.number for trial in best}
-    known = log.best_numbers if log.best_numbers is not None else log.existing_best_numbers()
+    if shared:
+        known = (log.best_numbers or set()) | log.existing_best_numbers()
+    else:
+        known = log.best_numbers if log.best_numbers is not None else log.existing_best_numbers()
     for stale in sorted(known - numbers):
         log.delete(f"best/trials/{stale}")
     for trial in best:
@@ -395,6 +420,24 @@ def _log_study_details(log: _StudyLog, study: Study) -> None:
     storage = getattr(study, "_storage", None)
     if storage is not None:
         log.put("study/_storage", str(storage))
+
+
+def _log_sweep_shape(root: Run, study: Study, names: Sequence[str]) -> None:
+    """What the server's sweep plots read on the study run: its objectives and their directions."""
+    _assign(root, "sweep/study_name", study.study_name)
+    for index, (name, direction) in enumerate(zip(names, study.directions, strict=True)):
+        _assign(root, f"sweep/objectives/{index}", name)
+        _assign(root, f"sweep/directions/{index}", direction.name)
+
+
+def _reconcile(log: _StudyLog, study: Study, names: Sequence[str]) -> None:
+    """Rewrite the study-level fields (study/, best/) from the storage, the source of truth: what a
+    distributed sweep's last word must be, whatever order its workers' writes arrived in."""
+    log.best_numbers = None
+    log.best_top = None
+    _log_best(log, study, names, shared=True)
+    _log_study_details(log, study)
+    _log_study(log, study)
 
 
 def _log_distributions(log: _StudyLog, trial: FrozenTrial) -> None:
@@ -606,7 +649,10 @@ def _stop(run: Run) -> None:
 
 def _write_trial_run(run: Run, trial: FrozenTrial, names: Sequence[str]) -> None:
     """The fields of a finished trial's own run."""
+    from optuna.distributions import distribution_to_json
+
     _assign(run, "parameters", _params(trial))
+    _assign(run, "distributions", {name: distribution_to_json(d) for name, d in trial.distributions.items()})
     if len(names) > 1:
         if trial.values is not None:
             _assign(run, "values", {name: float(v) for name, v in zip(names, trial.values, strict=False)})
@@ -796,6 +842,11 @@ class DespinaCallback:
     `target_names` names the objectives (default "objective_value", or "objective_<i>");
     `log_all_trials=False` skips `trials/` (best/, study/ and the plots are still logged).
     `trial_runs=True` also makes each finished trial a run of its own (see the module docstring).
+    `distributed=True`: other processes optimize the same study (an RDB storage) and log into the same
+    run, so each process writes only its own trials' paths: the trials/ series are left out (points from
+    several workers arrive out of step order; the server draws the history from the trial runs, see
+    :func:`study_plots`) and best/ is worked out from the storage after every trial (see
+    :func:`sweep_study`, which sets this up).
 
     Safe with `n_jobs > 1`; a trial that fails (or a first trial that fails) is logged with its state.
     """
@@ -818,6 +869,7 @@ class DespinaCallback:
         target_names: Sequence[str] | None = None,
         log_all_trials: bool = True,
         trial_runs: bool = False,
+        distributed: bool = False,
     ) -> None:
         optuna = _require_optuna()
         self._log = _StudyLog(run, base_namespace)
@@ -838,6 +890,7 @@ class DespinaCallback:
         self._names: list[str] | None = None
         self._log_all_trials = log_all_trials
         self._trial_runs = trial_runs
+        self._distributed = distributed
         root = self._log.root
         with self._log.lock:
             root[INTEGRATION_VERSION_KEY] = str(optuna.__version__)
@@ -863,18 +916,28 @@ class DespinaCallback:
         with log.lock:
             if not log.details_logged:
                 _log_study_details(log, study)
+                if self._trial_runs:
+                    _log_sweep_shape(log.root, study, names)
                 log.details_logged = True
             if self._log_all_trials:
-                _log_trial(log, trial, names)
+                _log_trial(log, trial, names, series=not self._distributed)
             if trial_run_id is not None:
                 log.put(f"sweep/trial_runs/{trial.number}", trial_run_id)
             _log_distributions(log, trial)
-            _log_best(log, study, names)
+            _log_best(log, study, names, shared=self._distributed)
             complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if complete and _due(self._plots_update_freq, trial):
                 _log_plots(log, study, names, self._plots)
             if _due(self._study_update_freq, trial):
                 _log_study(log, study)
+
+    def reconcile(self, study: Study) -> None:
+        """Rewrite study/ and best/ from the study's storage (a distributed sweep's final word)."""
+        log = self._log
+        with log.lock:
+            if self._names is None:
+                self._names = _objective_names(study, self._target_names)
+            _reconcile(log, study, self._names)
 
 
 # -- after the fact ------------------------------------------------------------------------------------
@@ -982,3 +1045,293 @@ def load_study_from_run(run: Run | Handler) -> Study:
         raise ValueError(f"run {root.id} logged a study in {storage_type!r}, which Despina cannot reopen")
     loaded: Study = optuna.load_study(study_name=study_name, storage=storage)
     return loaded
+
+
+# -- distributed sweeps --------------------------------------------------------------------------------
+
+# What `despina sweep run` tells its workers (read by sweep_study when called, never at import).
+ENV_SWEEP_STUDY = "DESPINA_SWEEP_STUDY"  # the study's name
+ENV_SWEEP_STORAGE = "DESPINA_SWEEP_STORAGE"  # Optuna's storage URL, e.g. postgresql+psycopg://...
+ENV_SWEEP_TRIALS = "DESPINA_SWEEP_TRIALS"  # finished trials the whole study stops at
+ENV_SWEEP_WORKER_TRIALS = "DESPINA_SWEEP_WORKER_TRIALS"  # this worker's share of them
+ENV_SWEEP_ID = "DESPINA_SWEEP_ID"  # the study run's custom run id, when not derived from the study
+SWEEP_RUN_TAG = "optuna-sweep"
+
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+
+
+def _storage_identity(url: str) -> str:
+    """A storage URL without what differs between workers of one database: driver, user, password,
+    spelling of the default port."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+    except Exception:  # not an SQLAlchemy URL (a journal file, Redis): the URL itself
+        return url
+    backend = parsed.get_backend_name()
+    port = parsed.port or _DEFAULT_PORTS.get(backend) or ""
+    return f"{backend}://{(parsed.host or '').lower()}:{port}/{parsed.database or ''}"
+
+
+def sweep_run_id(study: Study) -> str:
+    """The custom run id of the run that every worker of a distributed study logs into.
+
+    Derived from the storage (database host, port and name: not the driver or the credentials), the
+    study's name and its id in the storage, so that workers on other machines find the same run, and
+    a study deleted and made again under the same name gets a new one. Workers that reach the database
+    under different host names must agree on an id through DESPINA_SWEEP_ID instead.
+    """
+    storage_type, url = _storage_location(getattr(study, "_storage", None))
+    if storage_type == "InMemoryStorage" or url is None:
+        raise DespinaConfigError(
+            f"study {study.study_name!r} is in memory: a distributed sweep needs a storage every worker "
+            "reaches, e.g. storage='postgresql+psycopg://user:password@host/optuna'"
+        )
+    identity = f"{_storage_identity(url)}\n{study.study_name}\n{getattr(study, '_study_id', '')}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", study.study_name).strip("-")[:48] or "study"
+    return f"optuna-{slug}-{digest}"
+
+
+def _int_env(name: str) -> int | None:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DespinaConfigError(f"{name}={raw!r} is not a whole number of trials") from None
+    if value < 0:
+        raise DespinaConfigError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def _finished_states() -> tuple[Any, ...]:
+    from optuna.trial import TrialState
+
+    return (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+class Sweep:
+    """One worker's side of a distributed study: the study, the run it shares with the other workers,
+    and the callback that logs this worker's trials into it. Made by :func:`sweep_study`.
+
+    `n_trials` is the study's total (the study stops once it has that many finished trials, whoever ran
+    them); `worker_trials` this worker's share (`despina sweep run` splits the total between its
+    workers so that together they run exactly the total).
+    """
+
+    def __init__(
+        self,
+        study: Study,
+        run: Run,
+        callback: DespinaCallback,
+        n_trials: int | None = None,
+        worker_trials: int | None = None,
+    ) -> None:
+        self.study = study
+        self.run = run
+        self.callback = callback
+        self.n_trials = n_trials
+        self.worker_trials = worker_trials
+
+    def optimize(
+        self,
+        objective: Callable[[Trial], Any],
+        n_trials: int | None = None,
+        *,
+        callbacks: Sequence[Callable[[Study, FrozenTrial], None]] | None = None,
+        **optimize_options: Any,
+    ) -> None:
+        """`study.optimize` for this worker's share of trials (or `n_trials`), stopping early once the
+        study has `self.n_trials` finished trials; other `study.optimize` arguments pass through."""
+        from optuna.study import MaxTrialsCallback
+
+        budget = n_trials if n_trials is not None else self.worker_trials
+        if budget is None:
+            budget = self.n_trials
+        if budget is None and optimize_options.get("timeout") is None:
+            raise DespinaConfigError(
+                f"the sweep of study {self.study.study_name!r} has no trial budget: pass n_trials, or set "
+                f"{ENV_SWEEP_TRIALS} (`despina sweep run --trials` does)"
+            )
+        all_callbacks: list[Callable[[Study, FrozenTrial], None]] = [self.callback, *(callbacks or ())]
+        if self.n_trials is not None:
+            states = _finished_states()
+            left = self.n_trials - len(self.study.get_trials(deepcopy=False, states=states))
+            if left <= 0:
+                return
+            budget = left if budget is None else min(budget, left)
+            all_callbacks.append(MaxTrialsCallback(self.n_trials, states=states))
+        self.study.optimize(objective, n_trials=budget, callbacks=all_callbacks, **optimize_options)
+
+    def close(self) -> None:
+        """Write study/ and best/ once more from the storage, then stop this worker's writer of the run."""
+        try:
+            self.callback.reconcile(self.study)
+        finally:
+            _stop(self.run)
+
+    def __enter__(self) -> Sweep:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def sweep_study(
+    study_name: str | None = None,
+    storage: str | Any | None = None,
+    *,
+    n_trials: int | None = None,
+    project: str | None = None,
+    sweep_id: str | None = None,
+    run_options: Mapping[str, Any] | None = None,
+    callback_options: Mapping[str, Any] | None = None,
+    **create_study_options: Any,
+) -> Sweep:
+    """Join (or start) a study that several processes optimize together, and its Despina run.
+
+        def objective(trial):
+            x = trial.suggest_float("x", -10, 10)
+            return (x - 2) ** 2
+
+        with sweep_study(direction="minimize") as sweep:  # the study and budget from despina sweep run
+            sweep.optimize(objective)
+
+    The study is `optuna.create_study(study_name, storage, load_if_exists=True, **create_study_options)`;
+    `study_name`, `storage` and the budget default to DESPINA_SWEEP_STUDY, DESPINA_SWEEP_STORAGE,
+    DESPINA_SWEEP_TRIALS (the study's total) and DESPINA_SWEEP_WORKER_TRIALS (this worker's share), which
+    `despina sweep run` sets. Every worker logs into one run of `project` (default DESPINA_PROJECT),
+    found by the custom run id :func:`sweep_run_id` (or `sweep_id` / DESPINA_SWEEP_ID), named after the
+    study and tagged "optuna-sweep"; each trial is a run of its own (`trial_runs=True`) keyed by the study
+    run and the trial number, so a trial is one run whichever worker reports it, however often.
+    `run_options` go to `despina.init_run`, `callback_options` to :class:`DespinaCallback` (defaults here:
+    `plots_update_freq="never"`, `study_update_freq="never"`, `trial_runs=True`, `distributed=True`: the
+    server computes the plots, see :func:`study_plots`).
+    """
+    optuna = _require_optuna()
+    study_name = study_name or os.environ.get(ENV_SWEEP_STUDY) or None
+    storage = storage or os.environ.get(ENV_SWEEP_STORAGE) or None
+    if not study_name or storage is None:
+        raise DespinaConfigError(
+            "a distributed sweep needs a study name and a storage: pass study_name= and storage=, or set "
+            f"{ENV_SWEEP_STUDY} and {ENV_SWEEP_STORAGE} (`despina sweep run --study --storage` does)"
+        )
+    if n_trials is not None and (not isinstance(n_trials, int) or n_trials < 1):
+        raise ValueError(f"n_trials must be a positive int, not {n_trials!r}")
+    total = n_trials if n_trials is not None else _int_env(ENV_SWEEP_TRIALS)
+    share = None if n_trials is not None else _int_env(ENV_SWEEP_WORKER_TRIALS)
+    study = optuna.create_study(
+        study_name=study_name, storage=storage, load_if_exists=True, **create_study_options
+    )
+    custom_run_id = sweep_id or os.environ.get(ENV_SWEEP_ID) or sweep_run_id(study)
+    init_options: dict[str, Any] = {"name": study_name, "tags": [SWEEP_RUN_TAG], **(run_options or {})}
+    with _lifecycle_lock:
+        run = init_run(project=project, custom_run_id=custom_run_id, **init_options)
+    options: dict[str, Any] = {
+        "plots_update_freq": "never",
+        "study_update_freq": "never",
+        "trial_runs": True,
+        "distributed": True,
+        **(callback_options or {}),
+    }
+    try:
+        callback = DespinaCallback(run, **options)
+    except BaseException:
+        _stop(run)
+        raise
+    return Sweep(study, run, callback, n_trials=total, worker_trials=share)
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """Where a distributed study stands: its run, trials by state, and finished trials whose trial run
+    the study run does not link (none, when every worker reported every trial)."""
+
+    study_name: str
+    run_id: str | None
+    states: dict[str, int]
+    best_values: list[float] | None
+    unlinked: list[int]
+
+
+def finalize_sweep(
+    study_name: str, storage: str | Any, *, project: str | None = None, sweep_id: str | None = None
+) -> SweepSummary:
+    """After the workers: write study/ and best/ of the study run from the storage (the last word,
+    whatever order the workers' writes arrived in) and say what the study holds. `despina sweep run`
+    calls it once its workers have ended; call it after workers started by hand on several machines."""
+    optuna = _require_optuna()
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    trials = study.get_trials(deepcopy=False)
+    states: dict[str, int] = {}
+    for trial in trials:
+        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    finished = {t.number for t in trials if t.state in _finished_states()}
+    best = _best_trials(study)
+    best_values = None if not best or best[-1].values is None else [float(v) for v in best[-1].values]
+    if not finished:
+        return SweepSummary(study.study_name, None, states, best_values, [])
+    custom_run_id = sweep_id or os.environ.get(ENV_SWEEP_ID) or sweep_run_id(study)
+    with _lifecycle_lock:
+        run = init_run(
+            project=project,
+            custom_run_id=custom_run_id,
+            capture_stdout=False,
+            capture_stderr=False,
+            capture_hardware_metrics=False,
+        )
+    try:
+        run.wait()
+        names = _objective_names(study, None)
+        if run.exists("sweep/objectives"):
+            logged = run["sweep/objectives"].fetch()
+            if len(logged) == len(names):
+                names = [str(logged[key]) for key in sorted(logged, key=int)]
+        log = _StudyLog(run, "")
+        with log.lock:
+            _reconcile(log, study, names)
+        links = run["sweep/trial_runs"].fetch() if run.exists("sweep/trial_runs") else {}
+        linked = {int(key) for key in links if str(key).isdigit()}
+        return SweepSummary(study.study_name, run.id, states, best_values, sorted(finished - linked))
+    finally:
+        _stop(run)
+
+
+# -- plots computed by the server ----------------------------------------------------------------------
+
+
+def study_plots(run: Run | str, *, project: str | None = None) -> dict[str, Any]:
+    """The plot data of a sweep, computed from its trial runs where the runs are (the server, or this
+    process on the embedded store): history with best-so-far, parallel coordinates and parameter
+    importance, as described in `despina.store.sweep_plots`. `run` is the study run or its id.
+
+        plots = study_plots("HPO-12", project="team/hpo")
+        plots["history"]["objective_value"]["best"]
+    """
+    from despina.backends import backend_for
+    from despina.backends.http import HttpBackend, _project_path
+    from despina.client.run import resolve_project
+    from despina.config import read_settings
+    from despina.store.sweep_plots import sweep_plots
+    from despina.store.wire import decode_value
+
+    settings = read_settings()
+    if isinstance(run, Run):
+        if run.id is None:
+            raise DespinaConfigError("the study run has no id yet (offline): sync it first (despina sync)")
+        if run.mode not in ("read-only", "debug"):
+            run.wait()  # the study run's sweep/ fields, sent
+        project, run_id = run.project, run.id
+    else:
+        project, run_id = resolve_project(project, settings), run
+    backend = backend_for(settings)
+    if isinstance(backend, HttpBackend):
+        data: dict[str, Any] = decode_value(
+            backend._json("GET", f"{_project_path(project)}/sweeps/{run_id}/plots")
+        )
+        return data
+    backend.get_run(project, run_id)  # RunNotFoundError, as the server's 404
+    return sweep_plots(backend, project, run_id)
