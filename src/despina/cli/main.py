@@ -183,5 +183,9 @@ from despina.cli.db import db as db_command  # noqa: E402
 
 cli.add_command(db_command)
 
+from despina.cli.sweep import sweep as sweep_command  # noqa: E402
+
+cli.add_command(sweep_command)
+
 if __name__ == "__main__":  # pragma: no cover
     cli()
