@@ -28,7 +28,9 @@ __all__ = [
     "FieldLog",
     "IntegrationWarning",
     "LazyRun",
+    "check_run_arguments",
     "join",
+    "open_log",
     "require",
     "resolve",
     "to_number",
@@ -115,6 +117,35 @@ class LazyRun:
                     stacklevel=3,
                 )
         return self.run
+
+
+def check_run_arguments(
+    owner: str, run: Run | Handler | None, project: str | None, init_run_kwargs: Mapping[str, Any]
+) -> None:
+    """A run, or where to create one: not both."""
+    if run is not None and (project is not None or init_run_kwargs):
+        raise ValueError(f"give {owner} a run, or project= (and init_run arguments), not both")
+
+
+def open_log(
+    owner: str,
+    integration: str,
+    run: Run | Handler | None,
+    base_namespace: str,
+    project: str | None,
+    init_run_kwargs: Mapping[str, Any],
+) -> FieldLog | None:
+    """The FieldLog of a callback made in the process that trains: on the user's run, or on a run
+    created now in `project`; None (after a warning) when that run cannot be created."""
+    check_run_arguments(owner, run, project, init_run_kwargs)
+    if not isinstance(base_namespace, str):
+        raise TypeError(f"base_namespace must be a str, not {type(base_namespace).__name__}")
+    if run is None:
+        run = LazyRun(project, init_run_kwargs).get(integration)
+        if run is None:
+            return None
+    root, base = resolve(run, base_namespace)
+    return FieldLog(root, base, integration)
 
 
 class FieldLog:
