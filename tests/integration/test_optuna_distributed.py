@@ -86,9 +86,9 @@ def test_two_workers_run_one_study_on_postgresql_and_report_each_trial_once(
     script = tmp_path / "worker.py"
     script.write_text(textwrap.dedent(WORKER))
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    command = [sys.executable, "-m", "despina.cli.main", "sweep", "run", str(script), "--study", "quad"]
     done = subprocess.run(
-        [sys.executable, "-m", "despina.cli.main", "sweep", "run", str(script), "--study", "quad"]
-        + ["--storage", postgres_db_url, "--workers", "2", "--trials", str(TRIALS)],
+        [*command, "--storage", postgres_db_url, "--workers", "2", "--trials", str(TRIALS)],
         env=env,
         capture_output=True,
         text=True,
