@@ -54,6 +54,9 @@ RULES: dict[str, str | Role] = {
     "get_writer": Role.VIEWER,
     "get_series": Role.VIEWER,
     "runs_table": Role.VIEWER,
+    "query_runs": Role.VIEWER,
+    "fetch_series": Role.VIEWER,
+    "get_series_buckets": Role.VIEWER,
     "sweep_plots": Role.VIEWER,
     "ingest": Role.CONTRIBUTOR,
     "start_upload": Role.CONTRIBUTOR,
@@ -61,6 +64,16 @@ RULES: dict[str, str | Role] = {
     "upload_part": Role.CONTRIBUTOR,
     "complete_upload": Role.CONTRIBUTOR,
     "download_blob": Role.VIEWER,
+    "diff_data": Role.VIEWER,
+    "update_run": Role.CONTRIBUTOR,
+    "edit_tags": Role.CONTRIBUTOR,
+    "trash_runs": Role.CONTRIBUTOR,
+    "restore_runs": Role.CONTRIBUTOR,
+    "list_views": Role.VIEWER,
+    "save_view": Role.CONTRIBUTOR,
+    "delete_view": Role.CONTRIBUTOR,
+    "project_changes": Role.VIEWER,
+    "run_live": Role.VIEWER,
     "list_project_members": Role.VIEWER,
     "set_project_member_role": Role.OWNER,
     "remove_project_member": Role.OWNER,
@@ -79,6 +92,7 @@ class World:
     spare_tokens: dict[str, int] = field(default_factory=dict)
     run_id: str = ""
     linked_sha: str = ""
+    view_ids: dict[str, int] = field(default_factory=dict)
 
 
 def _content(caller: str) -> bytes:
@@ -128,6 +142,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             content=_content(caller),
             headers=admin,
         )
+    for caller in CALLERS:  # a view for each caller to delete
+        answer = world.client.post(
+            f"/api/v1/projects/{PROJECT}/views", json={"name": f"old {caller}"}, headers=admin
+        )
+        world.view_ids[caller] = answer.json()["id"]
     time.sleep(1.1)  # the expired token's second has passed
     yield world
     world.client.close()
@@ -164,6 +183,10 @@ def _request(route_name: str, caller: str, world: World) -> dict[str, Any]:
         "create_run": lambda: {"json": {"name": f"run of {caller}"}},
         "get_writer": lambda: {"path": {"writer_id": "w-1"}},
         "get_series": lambda: {"params": {"path": "loss"}},
+        "query_runs": lambda: {"params": {"query": "exists loss", "limit": 5}},
+        "fetch_series": lambda: {"params": {"path": "loss", "query": "exists loss"}},
+        "get_series_buckets": lambda: {"params": {"path": "loss", "buckets": 10}},
+        "diff_data": lambda: {"params": {"run_a": world.run_id, "run_b": world.run_id}},
         "ingest": lambda: {
             "content": msgpack.packb(
                 {
@@ -186,6 +209,14 @@ def _request(route_name: str, caller: str, world: World) -> dict[str, Any]:
             "json": {"sha256": sha},
         },
         "download_blob": lambda: {"path": {"sha256": world.linked_sha}},
+        "update_run": lambda: {"json": {"name": f"renamed by {caller}"}},
+        "edit_tags": lambda: {"json": {"run_ids": [world.run_id], "add": [caller]}},
+        "trash_runs": lambda: {"json": {"run_ids": [world.run_id]}},
+        "restore_runs": lambda: {"json": {"run_ids": [world.run_id]}},
+        "save_view": lambda: {"json": {"name": f"view of {caller}", "query": "f1 > 0.5"}},
+        "delete_view": lambda: {"path": {"view_id": world.view_ids[caller]}},
+        "project_changes": lambda: {"params": {"since": 0}},
+        "run_live": lambda: {"params": {"seconds": 0.2}},
         "set_project_member_role": lambda: {
             "path": {"username": f"bystander-{caller}"},
             "json": {"role": "viewer"},

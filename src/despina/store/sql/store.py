@@ -1213,8 +1213,8 @@ class SqlStore(Store):
         def work(conn: Connection) -> SeriesBuckets:
             run = self._run_row(conn, project, run_id)
             type_ = self._series_type(conn, run, path)
-            if type_ is None:
-                raise FieldTypeError(f"run {run_id} has no series {path!r}")
+            if type_ is None:  # nothing logged yet: a chart with no points
+                return SeriesBuckets(exact=True, points=SeriesData(np.empty(0), np.empty(0), np.empty(0)))
             if type_ != ft.FLOAT_SERIES:
                 raise FieldTypeError(f"{path!r} is a {type_}; only float series are downsampled")
             own = conn.execute(
