@@ -1,0 +1,147 @@
+"""The endpoints the web UI edits and watches through: rename, tags in bulk, trash and restore, saved
+views, the project change feed and a run's live stream (server-sent events)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from server_harness import ServerThread
+
+from despina.backends.http import HttpBackend
+from despina.client import field_types as ft
+from despina.client.operations import AppendPoints
+from despina.server.app import create_app, open_state
+from despina.server.settings import ServerSettings
+from despina.store.base import RunCreate
+
+PROJECT = "team/cassava"
+API = f"/api/v1/projects/{PROJECT}"
+
+
+class Server:
+    def __init__(self, tmp_path: Path) -> None:
+        settings = ServerSettings(
+            db_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+            blobs_url=str(tmp_path / "blobs"),
+            secure_cookies=False,
+            upgrade_database=True,
+        )
+        self.state = open_state(settings)
+        self.state.access.create_user("sophia", "long enough password", admin=True)
+        token, _ = self.state.access.create_token("sophia", "ui", None)
+        self.thread = ServerThread(create_app(settings, self.state)).start()
+        self.http = httpx.Client(base_url=self.thread.url, headers={"Authorization": f"Bearer {token}"})
+        self.backend = HttpBackend(self.thread.url, token)
+
+    def run(self, name: str) -> str:
+        info, _ = self.backend.create_run(RunCreate(project=PROJECT, owner="x", name=name))
+        return info.id
+
+    def points(self, run_id: str, writer: str, steps: list[float]) -> None:
+        s = np.asarray(steps, dtype=np.float64)
+        self.backend.ingest(
+            PROJECT, run_id, writer, [(0, AppendPoints("loss", ft.FLOAT_SERIES, s, s, s * 2))], 0, Path(".")
+        )
+
+    def fields(self, run_id: str) -> dict[str, Any]:
+        return {p: f.value for p, f in self.backend.fields(PROJECT, run_id).items()}
+
+    def close(self) -> None:
+        self.http.close()
+        self.backend.close()
+        self.thread.stop()
+        self.state.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    server = Server(tmp_path)
+    yield server
+    server.close()
+
+
+def test_rename_and_describe_a_run(server: Server) -> None:
+    run_id = server.run("first")
+    answer = server.http.patch(f"{API}/runs/{run_id}", json={"name": "resnet-50", "description": "lr sweep"})
+    assert answer.status_code == 200 and answer.json()["name"] == "resnet-50"
+    assert server.fields(run_id)["sys/description"] == "lr sweep"
+    assert server.http.patch(f"{API}/runs/{run_id}", json={}).status_code == 422
+
+
+def test_tags_change_on_many_runs_at_once_and_all_or_nothing(server: Server) -> None:
+    runs = [server.run(f"r{i}") for i in range(3)]
+    assert server.http.post(f"{API}/runs/tags", json={"run_ids": runs, "add": ["baseline", "v2"]}).json() == {
+        "updated": 3
+    }
+    server.http.post(f"{API}/runs/tags", json={"run_ids": runs[:2], "remove": ["v2"]})
+    assert [server.fields(r)["sys/tags"] for r in runs] == [{"baseline"}, {"baseline"}, {"baseline", "v2"}]
+    missing = server.http.post(f"{API}/runs/tags", json={"run_ids": [runs[0], "CAS-99"], "add": ["x"]})
+    assert missing.status_code == 404
+    assert server.fields(runs[0])["sys/tags"] == {"baseline"}  # nothing applied
+
+
+def test_trash_and_restore(server: Server) -> None:
+    run_id = server.run("doomed")
+    server.http.post(f"{API}/runs/trash", json={"run_ids": [run_id]})
+    assert server.fields(run_id)["sys/trashed"] is True
+    server.http.post(f"{API}/runs/restore", json={"run_ids": [run_id]})
+    assert server.fields(run_id)["sys/trashed"] is False
+
+
+def test_saved_views_are_shared_replaced_by_name_and_deleted(server: Server) -> None:
+    view = {"name": "best", "query": "f1 > 0.6", "columns": ["f1", "parameters/lr"], "sort_by": "f1"}
+    first = server.http.post(f"{API}/views", json=view).json()
+    again = server.http.post(f"{API}/views", json={**view, "query": "f1 > 0.7"}).json()
+    (listed,) = server.http.get(f"{API}/views").json()
+    assert listed["query"] == "f1 > 0.7" and listed["id"] == again["id"] == first["id"]
+    assert listed["columns"] == ["f1", "parameters/lr"] and listed["owner"] == "sophia"
+    assert server.http.delete(f"{API}/views/{again['id']}").status_code == 204
+    assert server.http.get(f"{API}/views").json() == []
+    assert server.http.delete(f"{API}/views/{again['id']}").status_code == 404
+
+
+def test_the_change_feed_returns_only_what_changed_since_the_cursor(server: Server) -> None:
+    a, b = server.run("a"), server.run("b")
+    first = server.http.get(f"{API}/changes", params={"since": 0}).json()
+    assert set(first["runs"]) == {a, b}
+    quiet = server.http.get(f"{API}/changes", params={"since": first["cursor"]}).json()
+    assert quiet["runs"] == []
+    threading.Timer(0.5, lambda: server.points(b, "w", [0, 1])).start()
+    started = time.monotonic()
+    woke = server.http.get(f"{API}/changes", params={"since": first["cursor"], "wait": 10}, timeout=20).json()
+    assert woke["runs"] == [b] and time.monotonic() - started < 5
+
+
+def _events(stream: Iterator[str]) -> Iterator[tuple[str, Any]]:
+    kind = None
+    for line in stream:
+        if line.startswith("event: "):
+            kind = line[7:]
+        elif line.startswith("data: ") and kind is not None:
+            yield kind, json.loads(line[6:])
+
+
+def test_a_run_page_receives_only_new_points_as_they_arrive(server: Server) -> None:
+    run_id = server.run("live")
+    server.points(run_id, "w1", [0, 1, 2])
+    params = {"path": "loss", "after": 2, "seconds": 20}
+    with server.http.stream("GET", f"{API}/runs/{run_id}/live", params=params, timeout=30) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = _events(response.iter_lines())
+        kind, data = next(events)  # the run as it is now
+        assert kind == "run" and data["fields"]["loss"]["value"]["$series"]["count"] == 3
+        appended = time.monotonic()
+        server.points(run_id, "w2", [3, 4])
+        for kind, data in events:
+            if kind == "points":
+                assert data["path"] == "loss" and data["steps"] == [3.0, 4.0] and data["values"] == [6.0, 8.0]
+                break
+        assert time.monotonic() - appended < 2.5
