@@ -300,8 +300,10 @@ def test_handler_methods_of_neptune(run: neptune.Run, tmp_path: Path) -> None:
         run["empty"].log([])
     with pytest.raises(exceptions.MissingFieldException):
         run["missing"].fetch()
-    with pytest.raises(exceptions.NeptuneUnsupportedFunctionalityException):
-        run["data"].track_files("s3://bucket/data")
+    (tmp_path / "train.csv").write_text("a,b\n1,2\n")
+    job = run["dataset"].track_files(str(tmp_path / "train.csv"), wait=True)  # Neptune's artifacts
+    assert job.artifact is not None and run["dataset"].fetch_hash() == job.artifact.hash
+    assert [(f.file_path, f.type) for f in run["dataset"].fetch_files_list()] == [("train.csv", "Local")]
     with pytest.raises(FileNotFoundError):
         run["nope"].upload(str(tmp_path / "nope.bin"))
 

@@ -187,5 +187,9 @@ from despina.cli.sweep import sweep as sweep_command  # noqa: E402
 
 cli.add_command(sweep_command)
 
+from despina.cli.data import diff_data_command  # noqa: E402
+
+cli.add_command(diff_data_command)
+
 if __name__ == "__main__":  # pragma: no cover
     cli()

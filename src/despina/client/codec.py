@@ -20,6 +20,8 @@ from despina.client.operations import (
     AddFileSetEntries,
     AddStrings,
     AppendPoints,
+    ArtifactRef,
+    AssignArtifact,
     AssignAtom,
     AssignFile,
     DeleteField,
@@ -39,6 +41,7 @@ _VERSION = 1
 _ASSIGN_ATOM, _APPEND_POINTS, _ASSIGN_FILE, _ADD_FILE_SET, _ADD_STRINGS, _REMOVE_STRINGS, _DELETE = range(
     1, 8
 )
+_ASSIGN_ARTIFACT = 8
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -97,6 +100,9 @@ def _to_plain(op: Operation) -> list[Any]:
         return [_REMOVE_STRINGS, _VERSION, op.path, list(op.values)]
     if isinstance(op, DeleteField):
         return [_DELETE, _VERSION, op.path]
+    if isinstance(op, AssignArtifact):
+        a = op.artifact
+        return [_ASSIGN_ARTIFACT, _VERSION, op.path, [a.hash, a.file_count, a.total_size], _ref(op.manifest)]
     raise TypeError(f"not an operation: {op!r}")
 
 
@@ -131,6 +137,10 @@ def _from_plain(raw: list[Any]) -> Operation:
         return RemoveStrings(raw[2], tuple(raw[3]))
     if code == _DELETE:
         return DeleteField(raw[2])
+    if code == _ASSIGN_ARTIFACT:
+        manifest = _unref(raw[4])
+        set_hash, count, size = raw[3]
+        return AssignArtifact(raw[2], ArtifactRef(set_hash, int(count), int(size), manifest.sha256), manifest)
     raise ValueError(f"unknown operation code {code}")
 
 

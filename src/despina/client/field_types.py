@@ -15,7 +15,8 @@ STRING_SET: Final = "stringSet"
 FLOAT_SERIES: Final = "floatSeries"
 STRING_SERIES: Final = "stringSeries"
 FILE_SERIES: Final = "fileSeries"
+ARTIFACT: Final = "artifact"  # tracked files: a set hash and a file list, contents not uploaded
 
 ATOM_TYPES: Final = frozenset({FLOAT, INT, BOOL, STRING, DATETIME})
 SERIES_TYPES: Final = frozenset({FLOAT_SERIES, STRING_SERIES, FILE_SERIES})
-ALL_TYPES: Final = ATOM_TYPES | SERIES_TYPES | {FILE, FILE_SET, STRING_SET}
+ALL_TYPES: Final = ATOM_TYPES | SERIES_TYPES | {FILE, FILE_SET, STRING_SET, ARTIFACT}

@@ -42,6 +42,29 @@ class FileRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ArtifactRef:
+    """Tracked files as a field holds them: the set hash, the count and total size, and the blob
+    (`manifest`, a sha256) whose content is the file list (see `despina.client.artifact_manifest`)."""
+
+    hash: str
+    file_count: int
+    total_size: int
+    manifest: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hash": self.hash,
+            "file_count": self.file_count,
+            "total_size": self.total_size,
+            "manifest": self.manifest,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArtifactRef:
+        return cls(data["hash"], int(data["file_count"]), int(data["total_size"]), data["manifest"])
+
+
+@dataclass(frozen=True, slots=True)
 class AssignAtom:
     """Set a float, int, bool, string or datetime field (creating it)."""
 
@@ -87,6 +110,15 @@ class AddFileSetEntries:
 
 
 @dataclass(frozen=True, slots=True)
+class AssignArtifact:
+    """Set an artifact field to a new version of tracked files; `manifest` is the file-list blob."""
+
+    path: str
+    artifact: ArtifactRef
+    manifest: FileRef
+
+
+@dataclass(frozen=True, slots=True)
 class AddStrings:
     """Add values to a string set (tags)."""
 
@@ -111,6 +143,7 @@ class DeleteField:
 
 Operation: TypeAlias = (
     "AssignAtom | AppendPoints | AssignFile | AddFileSetEntries | AddStrings | RemoveStrings | DeleteField"
+    " | AssignArtifact"
 )
 
 
@@ -120,6 +153,8 @@ def referenced_files(op: Operation) -> list[FileRef]:
         return [op.file]
     if isinstance(op, AddFileSetEntries):
         return [ref for _, ref in op.entries]
+    if isinstance(op, AssignArtifact):
+        return [op.manifest]
     if isinstance(op, AppendPoints) and op.type == "fileSeries":
         return list(op.values)
     return []

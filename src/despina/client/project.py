@@ -37,6 +37,8 @@ def _cell(field: FieldValue) -> Any:
         return field.value.name
     if field.type == ft.FILE_SET:
         return ",".join(sorted(field.value))
+    if field.type == ft.ARTIFACT:
+        return field.value.hash  # the data version, as `datasets/train = "<hash>"` filters it
     return field.value
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from despina.client import field_types as ft
 from despina.client.handler import Handler as _CoreHandler
@@ -60,6 +60,9 @@ from despina.compat.neptune.types import (
 from despina.compat.neptune.utils import INT32_MAX, INT32_MIN
 from despina.exceptions import ReadOnlyRunError, StepOrderError
 from despina.types import File, is_file_convertible
+
+if TYPE_CHECKING:
+    from despina.client.tracking import TrackingJob
 
 __all__ = ["FileEntry", "Handler", "Run", "init", "init_run", "state_label"]
 
@@ -485,14 +488,13 @@ class Handler(_CoreHandler):
             "deleting files from a file set is not supported by Despina; assign a new FileSet instead"
         )
 
-    def track_files(self, path: str, *, destination: str | None = None, wait: bool = False) -> None:
-        raise NeptuneUnsupportedFunctionalityException(
-            "artifacts (track_files) are not supported by Despina; upload the files, or log their "
-            "location and hash as strings"
-        )
-
-    def fetch_hash(self) -> str:
-        raise NeptuneUnsupportedFunctionalityException("artifacts (fetch_hash) are not supported by Despina")
+    def track_files(
+        self, path: str | os.PathLike[str], *, destination: str | None = None, wait: bool = False
+    ) -> TrackingJob:
+        """Record files by content without uploading them (Despina's artifacts: see Handler.track_files).
+        Unlike Neptune, tracking the same location again replaces the files under `destination` (all
+        of them without one) instead of adding to them, so a re-tracked folder is its current state."""
+        return super().track_files(path, destination=destination, wait=wait)
 
     # -- reads -------------------------------------------------------------------------------------
 

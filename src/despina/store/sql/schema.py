@@ -76,6 +76,8 @@ fields = Table(
     Column("float_value", Float),
     Column("int_value", BigInteger),
     Column("text_value", Text),  # strings; "nan" marks a NaN float (SQLite stores NaN as NULL)
+    # The blob holding the rest of the value: an artifact's file list (its set hash is text_value).
+    Column("blob_sha256", String(64)),
 )
 Index("fields_path", fields.c.path, fields.c.float_value)
 Index("fields_path_int", fields.c.path, fields.c.int_value)  # ints, bools, datetimes (revision 0003)
