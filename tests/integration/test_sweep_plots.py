@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -163,3 +164,34 @@ def test_plots_of_an_unknown_run_are_a_404_and_of_a_plain_run_are_empty(logged: 
     assert plots["trials"] == {"total": 0, "by_state": {}}
     assert plots["history"]["objective_value"]["numbers"] == []
     assert plots["importance"]["values"] == {} and plots["importance"]["note"]
+
+
+def test_a_multi_objective_studys_plots_on_the_embedded_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESPINA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DESPINA_PROJECT", PROJECT)
+    for name in ("MODE", "CUSTOM_RUN_ID", "URL", "API_TOKEN", "STOP_TIMEOUT"):
+        monkeypatch.delenv(f"DESPINA_{name}", raising=False)
+    run = despina.init_run(name="pareto", **LIGHT)
+    study = optuna.create_study(
+        directions=["minimize", "maximize"], sampler=optuna.samplers.RandomSampler(seed=4)
+    )
+    callback = DespinaCallback(run, plots_update_freq="never", trial_runs=True, target_names=["loss", "acc"])
+    study.optimize(
+        lambda t: ((t.suggest_float("x", 0.0, 1.0) - 0.3) ** 2, t.suggest_float("y", 0.0, 1.0)),
+        n_trials=8,
+        callbacks=[callback],
+    )
+    plots = study_plots(run)
+    run.stop()
+
+    assert plots["objectives"] == ["loss", "acc"] and plots["directions"] == ["minimize", "maximize"]
+    trials = sorted(study.trials, key=lambda t: t.number)
+    best_acc = [max(t.values[1] for t in trials[: i + 1]) for i in range(len(trials))]
+    assert plots["history"]["acc"]["best"] == pytest.approx(best_acc)
+    assert plots["history"]["loss"]["values"] == pytest.approx([t.values[0] for t in trials])
+    assert plots["parallel_coordinates"]["objectives"]["acc"] == pytest.approx([t.values[1] for t in trials])
+    importance = plots["importance"]["values"]
+    assert set(importance) == {"loss", "acc"}
+    assert max(importance["acc"], key=importance["acc"].__getitem__) == "y"  # acc is y itself

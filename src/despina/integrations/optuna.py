@@ -58,7 +58,19 @@ any run: `despina.init_project(...).fetch_runs_table(tags="optuna-trial")`.
 To log from inside the objective (per-epoch curves, say), open the trial's run early with
 :func:`trial_run` (or the :func:`with_trial_run` decorator); the callback then completes that same run.
 A trial run is keyed by the study run and the trial number (custom run id "<study run id>-trial-N"), so
-another process logging the same trial joins the same run.
+another process logging the same trial joins the same run. It also carries `distributions/<p>` (Optuna's
+JSON form), and the study run `sweep/objectives/<i>` and `sweep/directions/<i>`: what the server needs
+to draw the study's plots from the trial runs (:func:`study_plots`, `despina.store.sweep_plots`), so a
+study of thousands of trials needs no plot file (`plots_update_freq="never"`).
+
+Distributed sweeps (:func:`sweep_study`, `despina sweep run`): worker processes, on one machine or
+several, optimize one study through Optuna's RDB storage (PostgreSQL) and log into one study run, which
+each finds by a custom run id derived from the storage and the study (:func:`sweep_run_id`). Each worker
+writes only its own trials' paths (`trials/trials/N/`, `sweep/trial_runs/N`, the trial runs); the
+trials/ series are left out (several workers' points would arrive out of step order), and best/ and
+study/ are worked out from the storage, the source of truth, after each trial and once more when a
+worker or `despina sweep run` ends (:func:`finalize_sweep`). A database password in the storage URL is
+logged masked.
 """
 
 from __future__ import annotations
@@ -457,13 +469,24 @@ def _storage_location(storage: Any) -> tuple[str, str | None]:
     if isinstance(storage, storages._CachedStorage):
         storage = getattr(storage, "_backend", storage)
     if isinstance(storage, storages.RDBStorage):
-        return "RDBStorage", str(storage.url)
+        return "RDBStorage", _without_password(str(storage.url))
     if isinstance(storage, storages.JournalStorage):
         backend = getattr(storage, "_backend", None)
         location = getattr(backend, "_file_path", None) or getattr(backend, "_url", None)
         if isinstance(location, str):
             return "JournalStorage", location
     return "unknown storage type", "unknown storage url"
+
+
+def _without_password(url: str) -> str:
+    """A database URL as logged: everyone who can read the run sees it, so its password is masked."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+    except Exception:
+        return url
+    return parsed.render_as_string(hide_password=True) if parsed.password else url
 
 
 def _pickle_study(study: Study) -> File:
@@ -1002,7 +1025,7 @@ def log_study_metadata(
             _log_study(log, study)
 
 
-def load_study_from_run(run: Run | Handler) -> Study:
+def load_study_from_run(run: Run | Handler, *, storage_url: str | None = None) -> Study:
     """The study a run logged: unpickled from `study/study` (in-memory storage), else loaded from its
     storage (`study/storage_url`), to look at it or to optimize further.
 
@@ -1010,7 +1033,8 @@ def load_study_from_run(run: Run | Handler) -> Study:
         study = load_study_from_run(run)
         study.optimize(objective, n_trials=20, callbacks=[DespinaCallback(run)])
 
-    Only load runs you trust: the in-memory study is a pickle, and unpickling runs code.
+    A database password is not logged (`study/storage_url` shows it as ***): pass the full URL as
+    `storage_url`. Only load runs you trust: the in-memory study is a pickle, and unpickling runs code.
     """
     optuna = _require_optuna()
     root, base = _resolve(run, "")
@@ -1031,7 +1055,7 @@ def load_study_from_run(run: Run | Handler) -> Study:
         unpickled: Study = study
         return unpickled
     study_name = field("study/study_name")
-    url = field("study/storage_url")
+    url = storage_url or field("study/storage_url")
     storage: Any
     if storage_type in ("RDBStorage", "RedisStorage"):
         storage = url
