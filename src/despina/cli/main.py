@@ -94,7 +94,9 @@ def sync(path: str | None, run_id: str | None, home: str | None) -> None:
         task = progress.add_task("syncing operations", total=total)
         for status in statuses:
             try:
-                outcome = sync_journal(status.folder, backend, lambda n: progress.advance(task, n))
+                outcome = sync_journal(
+                    status.folder, backend, lambda n: progress.advance(task, n), pending=status.pending
+                )
             except Exception as exc:
                 broken.append((status.folder, f"{type(exc).__name__}: {exc}"))
                 continue

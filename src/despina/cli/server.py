@@ -11,21 +11,11 @@ from despina.config import read_settings
 
 
 def _serve(settings_json: str, host: str, port: int, workers: int, log_level: str) -> None:
-    import uvicorn
-
     from despina.server.app import SETTINGS_ENV
+    from despina.server.listen import serve
 
     os.environ[SETTINGS_ENV] = settings_json
-    uvicorn.run(
-        "despina.server.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,  # the app writes structured access logs itself (despina.access)
-        proxy_headers=True,
-    )
+    serve("despina.server.app:app_from_environment", host, port, workers, log_level)
 
 
 def _check_database(settings_json: str) -> None:
