@@ -1,4 +1,4 @@
-"""`despina demo`, the README's main command, trains, logs and prints a finished run."""
+"""`despina demo --script` trains, logs and prints a finished run (the Kedro demo: test_kedro.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_demo_logs_a_complete_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     env = {**os.environ, "DESPINA_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
     env.pop("DESPINA_URL", None)
     result = subprocess.run(
-        [sys.executable, "-m", "despina.cli.main", "demo", "--epochs", "5"],
+        [sys.executable, "-m", "despina.cli.main", "demo", "--script", "--epochs", "5"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -128,7 +128,9 @@ def parse_config(
     source_files = values.get("source_files", DEFAULT_SOURCE_FILES)
     return KedroConfig(
         project=_optional_str("project", values.get("project"), origin),
-        base_namespace=_namespace(values.get("base_namespace") or DEFAULT_NAMESPACE, origin),
+        base_namespace=_namespace(
+            DEFAULT_NAMESPACE if values.get("base_namespace") is None else values["base_namespace"], origin
+        ),
         enabled=_bool(values.get("enabled", True), origin),
         source_files=() if source_files is None else _strings("source_files", source_files, origin),
         dependencies=_optional_str("dependencies", values.get("dependencies"), origin),

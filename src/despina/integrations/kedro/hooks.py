@@ -121,6 +121,17 @@ def _run_param(value: Any) -> Any:
     return type(value).__name__
 
 
+def _command() -> str:
+    """`kedro run ...` as typed (also under `python -m kedro`); the full argv in other processes."""
+    script = Path(sys.argv[0])
+    as_module = sys.argv[0].endswith("-m kedro") or (
+        script.name == "__main__.py" and script.parent.name == "kedro"
+    )
+    if script.name == "kedro" or as_module:
+        return " ".join(["kedro", *sys.argv[1:]])
+    return " ".join(sys.argv)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -228,9 +239,7 @@ class DespinaHooks:
         import kedro
 
         base.get_root_object()[INTEGRATION_VERSION_KEY] = kedro.__version__
-        base["kedro_command"] = (
-            "kedro " + " ".join(sys.argv[1:]) if Path(sys.argv[0]).name == "kedro" else (" ".join(sys.argv))
-        )
+        base["kedro_command"] = _command()
         params = {k: _run_param(v) for k, v in run_params.items() if v not in (None, [], {}, (), "")}
         _log_values(base["run_params"], params)
         names = cat.dataset_names(catalog)

@@ -203,3 +203,16 @@ project_blobs = Table(
     Column("project", String(256), primary_key=True),
     Column("sha256", String(64), primary_key=True),
 )
+
+# Saved views of a project's runs table (the web UI): a JSON definition of columns, query and sort.
+saved_views = Table(
+    "saved_views",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project", String(256), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project", "name"),
+)
