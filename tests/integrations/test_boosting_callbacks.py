@@ -139,7 +139,11 @@ def lgb_train(callback: Any, rounds: int = ROUNDS, **kwargs: Any) -> tuple[Any, 
     }
     callbacks = [callback, lgb.record_evaluation(history), *kwargs.pop("callbacks", [])]
     booster = lgb.train(
-        params, train, num_boost_round=rounds, valid_sets=[train, valid], valid_names=["train", "valid"],
+        params,
+        train,
+        num_boost_round=rounds,
+        valid_sets=[train, valid],
+        valid_names=["train", "valid"],
         callbacks=callbacks,
     )
     return booster, history, xv
@@ -171,7 +175,9 @@ def test_lightgbm_logs_metrics_params_best_importance_and_booster(run: despina.R
     expected = dict(zip(FEATURES, booster.feature_importance(importance_type="gain"), strict=True))
     assert gain == pytest.approx(expected)
     split = read["training/feature_importance/split"].fetch()
-    assert split == dict(zip(FEATURES, booster.feature_importance(importance_type="split").tolist(), strict=True))
+    assert split == dict(
+        zip(FEATURES, booster.feature_importance(importance_type="split").tolist(), strict=True)
+    )
     assert is_png(read, "training/plots/feature_importance", tmp_path)
 
     stored = read["training/booster"].download(tmp_path / "booster.txt")

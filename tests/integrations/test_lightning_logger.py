@@ -27,7 +27,9 @@ class Regressor(pl.LightningModule):  # type: ignore[misc]
     def __init__(self, hidden: int = 8, lr: float = 0.05, layers: tuple[int, ...] = (8, 4)) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.net = torch.nn.Sequential(torch.nn.Linear(3, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(3, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1)
+        )
 
     def training_step(self, batch: Any, batch_idx: int) -> Any:
         x, y = batch
@@ -83,7 +85,10 @@ def test_logs_hyperparams_metrics_summary_and_checkpoints(run: despina.Run, tmp_
     assert all(value > 0 for _, value in train_loss)
     val_loss = series(read, "training/val_loss")
     assert [step for step, _ in val_loss] == [float(BATCHES - 1), float(steps - 1)]
-    assert [step for step, _ in series(read, "training/train/loss_epoch")] == [float(BATCHES - 1), float(steps - 1)]
+    assert [step for step, _ in series(read, "training/train/loss_epoch")] == [
+        float(BATCHES - 1),
+        float(steps - 1),
+    ]
     assert [value for _, value in series(read, "training/epoch")] == [0.0] * BATCHES + [1.0] * BATCHES
 
     summary = text_of(read, "training/model/summary", tmp_path)
@@ -107,7 +112,10 @@ def test_logs_hyperparams_metrics_summary_and_checkpoints(run: despina.Run, tmp_
 
 
 def test_prefix_namespace_and_no_checkpoints(run: despina.Run, tmp_path: Path) -> None:
-    fit(DespinaLogger(run["stage1"], base_namespace="fit", prefix="pre", log_model_checkpoints=False), tmp_path)
+    fit(
+        DespinaLogger(run["stage1"], base_namespace="fit", prefix="pre", log_model_checkpoints=False),
+        tmp_path,
+    )
     read = reopen(run)
     assert read["stage1/fit/hyperparams/lr"].fetch() == 0.05
     assert len(series(read, "stage1/fit/pre/val_loss")) == EPOCHS

@@ -14,16 +14,16 @@ import pytest
 pytest.importorskip("sklearn", reason="the sklearn extra is not installed")
 pytest.importorskip("matplotlib", reason="the sklearn extra is not installed")
 
-from conftest import reopen  # noqa: E402
-from sklearn.datasets import load_diabetes, load_wine  # noqa: E402
-from sklearn.ensemble import RandomForestClassifier  # noqa: E402
-from sklearn.exceptions import NotFittedError  # noqa: E402
-from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
-from sklearn.metrics import accuracy_score, f1_score, r2_score, roc_auc_score  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+from conftest import reopen
+from sklearn.datasets import load_diabetes, load_wine
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import accuracy_score, f1_score, r2_score, roc_auc_score
+from sklearn.model_selection import train_test_split
 
-import despina  # noqa: E402
-from despina.integrations.sklearn import create_classifier_summary, create_regressor_summary  # noqa: E402
+import despina
+from despina.integrations.sklearn import create_classifier_summary, create_regressor_summary
 
 
 def png(run: despina.Run, path: str, tmp_path: Path) -> bytes:
@@ -45,7 +45,9 @@ def test_classifier_summary(run: despina.Run, tmp_path: Path) -> None:
     scores = read["rf/test/scores"].fetch()
     assert scores["accuracy"] == pytest.approx(accuracy_score(y_test, predicted))
     assert scores["f1_macro"] == pytest.approx(f1_score(y_test, predicted, average="macro"))
-    assert scores["roc_auc"] == pytest.approx(roc_auc_score(y_test, model.predict_proba(x_test), multi_class="ovr"))
+    assert scores["roc_auc"] == pytest.approx(
+        roc_auc_score(y_test, model.predict_proba(x_test), multi_class="ovr")
+    )
     assert set(scores["class"]) == {"0", "1", "2"}
     assert sum(c["support"] for c in scores["class"].values()) == len(y_test)
 
@@ -67,7 +69,9 @@ def test_binary_classifier_without_charts(run: despina.Run) -> None:
     model = LogisticRegression().fit(x[:80], y[:80])
     run["lr"] = create_classifier_summary(model, x[:80], x[80:], y[:80], y[80:], log_charts=False)
     read = reopen(run)
-    assert read["lr/test/scores/roc_auc"].fetch() == pytest.approx(roc_auc_score(y[80:], model.predict_proba(x[80:])[:, 1]))
+    assert read["lr/test/scores/roc_auc"].fetch() == pytest.approx(
+        roc_auc_score(y[80:], model.predict_proba(x[80:])[:, 1])
+    )
     assert not read.exists("lr/diagnostics_charts")
     read.stop()
 

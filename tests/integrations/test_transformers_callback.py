@@ -87,7 +87,9 @@ def test_logs_arguments_config_metrics_and_checkpoints(run: despina.Run, tmp_pat
     loss = series(read, "finetuning/train/loss")
     assert [s for s, _ in loss] == [float(s) for s in range(1, STEPS + 1)]
     assert all(v > 0 for _, v in loss)
-    assert [s for s, _ in series(read, "finetuning/train/learning_rate")] == [float(s) for s in range(1, STEPS + 1)]
+    assert [s for s, _ in series(read, "finetuning/train/learning_rate")] == [
+        float(s) for s in range(1, STEPS + 1)
+    ]
     assert series(read, "finetuning/train/train_loss")[0][0] == STEPS
     eval_loss = series(read, "finetuning/eval/loss")
     # one evaluation per epoch; the evaluate() after training lands at the same global step as the

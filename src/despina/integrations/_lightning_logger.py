@@ -16,27 +16,28 @@ from despina.types import File
 
 try:  # the unified `lightning` package first, then the standalone `pytorch_lightning`
     import lightning as _lightning_package
-    from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
+    from lightning.fabric.loggers.logger import rank_zero_experiment
+    from lightning.pytorch.loggers.logger import Logger
     from lightning.pytorch.utilities import rank_zero_only
-    from lightning.pytorch.utilities.model_summary import ModelSummary
+    from lightning.pytorch.utilities.model_summary.model_summary import ModelSummary
 except ImportError:  # pragma: no cover - exercised only where just pytorch_lightning is installed
-    import pytorch_lightning as _lightning_package  # type: ignore[no-redef]
-    from pytorch_lightning.loggers.logger import (  # type: ignore[no-redef,assignment]
-        Logger,
-        rank_zero_experiment,
+    import pytorch_lightning as _lightning_package  # type: ignore[no-redef, unused-ignore]
+    from lightning_fabric.loggers.logger import rank_zero_experiment  # type: ignore[no-redef, unused-ignore]
+    from pytorch_lightning.loggers.logger import Logger  # type: ignore[assignment, unused-ignore]
+    from pytorch_lightning.utilities import rank_zero_only  # type: ignore[no-redef, unused-ignore]
+    from pytorch_lightning.utilities.model_summary.model_summary import (  # type: ignore[assignment, unused-ignore]
+        ModelSummary,
     )
-    from pytorch_lightning.utilities import rank_zero_only  # type: ignore[no-redef,assignment]
-    from pytorch_lightning.utilities.model_summary import ModelSummary  # type: ignore[no-redef,assignment]
 
 if TYPE_CHECKING:
-    from lightning.pytorch import LightningModule
     from lightning.pytorch.callbacks import ModelCheckpoint
+    from torch.nn import Module
 
 INTEGRATION = "lightning"
 INTEGRATION_VERSION_KEY = "source_code/integrations/lightning"
 
 
-class DespinaLogger(Logger):  # type: ignore[misc]  # Lightning's classes are not typed for mypy --strict
+class DespinaLogger(Logger):
     """Log a Lightning training to a Despina run: `Trainer(logger=DespinaLogger(run))`.
 
     `run` is a Run, a namespace of one (`run["stage1"]`), or None: the logger then creates a run in
@@ -140,7 +141,7 @@ class DespinaLogger(Logger):  # type: ignore[misc]  # Lightning's classes are no
         # A Run cannot be pickled, and a spawned process (ddp_spawn) must log to the same run: pickle its
         # id and reopen it there. The run is created here, in the parent, so that every process agrees.
         state = self.__dict__.copy()
-        log = self._field_log() if rank_zero_only.rank == 0 else self._log
+        log = self._field_log() if getattr(rank_zero_only, "rank", 0) == 0 else self._log
         if log is not None:
             state["_run_id"] = log.root.id
             state["_project"] = log.root.project
@@ -150,7 +151,7 @@ class DespinaLogger(Logger):  # type: ignore[misc]  # Lightning's classes are no
 
     # -- Lightning's Logger interface -------------------------------------------------------------
 
-    @rank_zero_only  # type: ignore[misc]
+    @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
         """`hyperparams/<name>`: the module's (and datamodule's) `save_hyperparameters()`."""
         log = self._field_log()
@@ -160,7 +161,7 @@ class DespinaLogger(Logger):  # type: ignore[misc]  # Lightning's classes are no
         if isinstance(values, Mapping) and values:
             log.put_params("hyperparams", values)
 
-    @rank_zero_only  # type: ignore[misc]
+    @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Each metric as a float series at the trainer's global step."""
         log = self._field_log()
@@ -174,20 +175,21 @@ class DespinaLogger(Logger):  # type: ignore[misc]  # Lightning's classes are no
             path = join(self._prefix, key)
             log.append(path, number, float(step) if step is not None else log.next_step(path))
 
-    @rank_zero_only  # type: ignore[misc]
-    def log_graph(self, model: LightningModule, input_array: Any = None) -> None:
+    @rank_zero_only
+    def log_graph(self, model: Module, input_array: Any = None) -> None:
         """`model/summary`: Lightning's model summary (every layer, parameter counts) as a text file."""
         log = self._field_log()
         if log is None:
             return
         try:
-            summary = str(ModelSummary(model, max_depth=-1))
+            # Lightning hands its LightningModule here; the base class types it as any Module.
+            summary = str(ModelSummary(model, max_depth=-1))  # type: ignore[arg-type]
         except Exception as exc:
             log.warn("summary", f"could not summarise the model: {type(exc).__name__}: {exc}")
             return
         log.upload(join(self._prefix, "model/summary"), File.from_content(summary, extension="txt"))
 
-    @rank_zero_only  # type: ignore[misc]
+    @rank_zero_only
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
         """The checkpoints the callback keeps, as files, and which one is best."""
         if not self._log_model_checkpoints:
@@ -233,7 +235,7 @@ class DespinaLogger(Logger):  # type: ignore[misc]  # Lightning's classes are no
                 if number is not None:
                     log.put(f"{model}/best_k_models/{_checkpoint_name(file, folder)}", number)
 
-    @rank_zero_only  # type: ignore[misc]
+    @rank_zero_only
     def finalize(self, status: str) -> None:
         """At the end of fit/validate/test: wait until what was logged is on disk."""
         log = self._log

@@ -19,7 +19,7 @@ INTEGRATION = "transformers"
 CheckpointPolicy = Literal["all", "last", "best"]
 
 
-class DespinaCallback(TrainerCallback):  # type: ignore[misc]  # transformers is not typed for mypy
+class DespinaCallback(TrainerCallback):
     """Log a Hugging Face `Trainer` to a Despina run: `Trainer(..., callbacks=[DespinaCallback(run)])`,
     or `TrainingArguments(report_to="despina")` after :func:`despina.integrations.transformers.register`.
 
@@ -43,7 +43,9 @@ class DespinaCallback(TrainerCallback):  # type: ignore[misc]  # transformers is
     ) -> None:
         check_run_arguments("DespinaCallback", run, project, init_run_kwargs)
         if log_checkpoints not in (None, "all", "last", "best"):
-            raise ValueError(f"log_checkpoints must be None, 'all', 'last' or 'best', not {log_checkpoints!r}")
+            raise ValueError(
+                f"log_checkpoints must be None, 'all', 'last' or 'best', not {log_checkpoints!r}"
+            )
         if not isinstance(base_namespace, str):
             raise TypeError(f"base_namespace must be a str, not {type(base_namespace).__name__}")
         self._given = run
@@ -64,7 +66,9 @@ class DespinaCallback(TrainerCallback):  # type: ignore[misc]  # transformers is
         if not state.is_world_process_zero:
             return None
         if self._log is None:
-            run = self._given if self._given is not None else self._lazy and self._lazy.get(INTEGRATION)
+            run = self._given
+            if run is None and self._lazy is not None:
+                run = self._lazy.get(INTEGRATION)
             if run is None:
                 return None
             root, base = resolve(run, self._base_namespace)
@@ -115,14 +119,16 @@ class DespinaCallback(TrainerCallback):  # type: ignore[misc]  # transformers is
                 continue
             log.append(_metric_path(key), number, state.global_step)
 
-    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+    def on_save(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
         if self._log_checkpoints not in ("all", "last"):
             return
         log = self._field_log(state)
         if log is None:
             return
         name = f"checkpoint-{state.global_step}"
-        folder = Path(args.output_dir) / name
+        folder = Path(args.output_dir or ".") / name
         if not folder.is_dir():
             log.warn(f"missing:{name}", f"checkpoint folder {folder} not found; not logged")
             return

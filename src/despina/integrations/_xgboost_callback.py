@@ -31,7 +31,7 @@ _PARAM_SECTIONS = (
 )
 
 
-class DespinaCallback(xgboost.callback.TrainingCallback):  # type: ignore[misc]
+class DespinaCallback(xgboost.callback.TrainingCallback):
     """Log an XGBoost training to a Despina run: `xgboost.train(..., callbacks=[cb])`, or
     `XGBClassifier(callbacks=[cb])`.
 
@@ -112,7 +112,10 @@ class DespinaCallback(xgboost.callback.TrainingCallback):  # type: ignore[misc]
             importance: dict[str, dict[str, float]] = {}
             for kind in IMPORTANCE_TYPES:
                 try:
-                    importance[kind] = {str(k): float(v) for k, v in model.get_score(importance_type=kind).items()}
+                    scores = model.get_score(importance_type=kind)
+                    importance[kind] = {
+                        str(k): float(v) for k, v in scores.items() if not isinstance(v, list)
+                    }
                 except Exception as exc:
                     log.warn(f"importance:{kind}", f"no {kind} importance: {type(exc).__name__}: {exc}")
             log_importance(log, importance)
@@ -141,8 +144,9 @@ class DespinaCallback(xgboost.callback.TrainingCallback):  # type: ignore[misc]
         data, metric = list(self._history)[-1]
         name = f"{data}/{metric}"
         attributes = model.attributes() if isinstance(model, xgboost.Booster) else {}
-        if "best_iteration" in attributes and "best_score" in attributes:
-            log_best(log, int(attributes["best_iteration"]), float(attributes["best_score"]), name)
+        best_iteration, best_score = attributes.get("best_iteration"), attributes.get("best_score")
+        if best_iteration is not None and best_score is not None:
+            log_best(log, int(best_iteration), float(best_score), name)
             return
         maximize = metric.startswith(_MAXIMIZED)
         best = best_of(self._history[(data, metric)], maximize)
@@ -158,7 +162,9 @@ def _params(config: Mapping[str, Any]) -> dict[str, Any]:
         for key in section:
             node = node.get(key) if isinstance(node, Mapping) else None
         if isinstance(node, Mapping):
-            params.update({k: number_or_text(v) for k, v in node.items() if not isinstance(v, (Mapping, list))})
+            params.update(
+                {k: number_or_text(v) for k, v in node.items() if not isinstance(v, (Mapping, list))}
+            )
     objective = config.get("learner", {}).get("objective", {})
     if isinstance(objective, Mapping) and "name" in objective:
         params["objective"] = objective["name"]

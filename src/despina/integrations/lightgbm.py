@@ -142,7 +142,9 @@ class DespinaCallback:
         try:
             names = [str(name) for name in booster.feature_name()]
             importance = {
-                kind: dict(zip(names, map(float, booster.feature_importance(importance_type=kind)), strict=True))
+                kind: dict(
+                    zip(names, map(float, booster.feature_importance(importance_type=kind)), strict=True)
+                )
                 for kind in ("split", "gain")
             }
         except Exception as exc:

@@ -94,7 +94,11 @@ def _feature_names(model: Any, x: Any, count: int) -> list[str]:
     names = getattr(model, "feature_names_in_", None)
     if names is None and hasattr(x, "columns"):
         names = list(x.columns)
-    return [str(n) for n in names] if names is not None and len(names) == count else [f"x{i}" for i in range(count)]
+    return (
+        [str(n) for n in names]
+        if names is not None and len(names) == count
+        else [f"x{i}" for i in range(count)]
+    )
 
 
 def _draw_importance(charts: dict[str, File], model: Any, x: Any) -> None:
@@ -114,8 +118,8 @@ def _draw_importance(charts: dict[str, File], model: Any, x: Any) -> None:
 
 def create_classifier_summary(
     classifier: Any,
-    X_train: Any,  # noqa: N803 - scikit-learn's names
-    X_test: Any,  # noqa: N803
+    X_train: Any,
+    X_test: Any,
     y_train: Any,
     y_test: Any,
     nrows: int = 1000,
@@ -169,7 +173,11 @@ def create_classifier_summary(
         )
         score = proba if proba is not None else _decision(classifier, X_test)
         if score is not None:
-            _chart(charts, "roc_curve", lambda ax: _curves(ax, metrics.roc_curve, y_true, score, classes, roc=True))
+            _chart(
+                charts,
+                "roc_curve",
+                lambda ax: _curves(ax, metrics.roc_curve, y_true, score, classes, roc=True),
+            )
             _chart(
                 charts,
                 "precision_recall_curve",
@@ -182,8 +190,8 @@ def create_classifier_summary(
 
 def create_regressor_summary(
     regressor: Any,
-    X_train: Any,  # noqa: N803 - scikit-learn's names
-    X_test: Any,  # noqa: N803
+    X_train: Any,
+    X_test: Any,
     y_train: Any,
     y_test: Any,
     nrows: int = 1000,
@@ -236,7 +244,9 @@ def _decision(classifier: Any, x: Any) -> np.ndarray | None:
     return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
 
 
-def _curves(ax: Any, curve: Any, y_true: np.ndarray, score: np.ndarray, classes: list[Any], roc: bool) -> None:
+def _curves(
+    ax: Any, curve: Any, y_true: np.ndarray, score: np.ndarray, classes: list[Any], roc: bool
+) -> None:
     """One ROC or precision-recall curve per class (one-vs-rest; only the positive class of two)."""
     shown = classes[1:] if len(classes) == 2 else classes
     for label in shown:
