@@ -33,14 +33,22 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--project", default="demo/wine", show_default=True, help="Project to log the demo run into.")
-@click.option("--epochs", default=15, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--project", default=None, help="Project to log into [default: demo/kedro-wine; --script: demo/wine]."
+)
+@click.option("--runs", default=3, show_default=True, type=click.IntRange(1, 20), help="Kedro runs to make.")
+@click.option("--script", is_flag=True, help="Train one scikit-learn model in a plain script instead.")
+@click.option("--epochs", default=15, show_default=True, type=click.IntRange(1, 1000), help="With --script.")
 @home_option
-def demo(project: str, epochs: int, home: str | None) -> None:
-    """Train a small scikit-learn model, log it as a run, and print the run's fields."""
-    from despina.cli.demo import run_demo
+def demo(project: str | None, runs: int, script: bool, epochs: int, home: str | None) -> None:
+    """Run the example Kedro + Optuna pipeline a few times with different parameters (each `kedro run`
+    is a run), then list the runs; with --script, log one scikit-learn model and print its fields."""
+    from despina.cli.demo import run_demo, run_kedro_demo
 
-    run_demo(project, epochs, _home(home), console)
+    if script:
+        run_demo(project or "demo/wine", epochs, _home(home), console)
+    else:
+        run_kedro_demo(project, runs, _home(home), console)
 
 
 def _journals(path: Path) -> list[Path]:
