@@ -854,17 +854,43 @@ class SqlStore(Store):
         infos: dict[int, RunInfo],
         columns: Sequence[str] | None = None,
     ) -> dict[int, dict[str, FieldValue]]:
-        out: dict[int, dict[str, FieldValue]] = {pk: self._sys_fields(infos[pk]) for pk in run_pks}
-        for pk in run_pks:  # every run has tags, even when empty
-            out[pk]["sys/tags"] = FieldValue("sys/tags", ft.STRING_SET, set())
         # Only the columns asked for are read (paths, or namespaces: everything under them).
         wanted = None if columns is None else tuple(dict.fromkeys(columns))
 
-        def projected(table: Any) -> Any:
+        chosen: dict[str, bool] = {}
+
+        def selected(path: str) -> bool:
+            if path not in chosen:
+                chosen[path] = (
+                    wanted is None or path in wanted or any(path.startswith(c + "/") for c in wanted)
+                )
+            return chosen[path]
+
+        out: dict[int, dict[str, FieldValue]] = {}
+        for pk in run_pks:
+            sys_fields = self._sys_fields(infos[pk])
+            sys_fields["sys/tags"] = FieldValue("sys/tags", ft.STRING_SET, set())  # every run has tags
+            out[pk] = {p: v for p, v in sys_fields.items() if p == "sys/id" or selected(p)}
+
+        def under(table: Any, namespace: str) -> Any:
+            # The paths after "c/" and before "c0" ("0" follows "/"), compared bytewise (PostgreSQL:
+            # in the C collation): an index range, no per-row string functions.
+            path = table.c.path if self._sqlite else table.c.path.collate("C")
+            return and_(path > namespace + "/", path < namespace + "0")
+
+        def projection(table: Any) -> Any:
             if wanted is None:
                 return true()
-            under = [func.substr(table.c.path, 1, len(c) + 1) == c + "/" for c in wanted]
-            return or_(table.c.path.in_(wanted), *under)
+            # Most columns are paths: those are primary key lookups. Only the columns that are
+            # namespaces somewhere in the table (an index probe each, in one statement) add a range.
+            found = conn.execute(select(*(exists().where(under(table, c)) for c in wanted))).one()
+            namespaces = [c for c, hit in zip(wanted, found, strict=True) if hit]
+            return or_(table.c.path.in_(wanted), *(under(table, c) for c in namespaces))
+
+        projections = {table.name: projection(table) for table in (t.fields, t.string_set_items, t.series)}
+
+        def projected(table: Any) -> Any:
+            return projections[str(table.name)]
 
         for batch in _batched(run_pks, 500):
             for row in conn.execute(
@@ -887,13 +913,6 @@ class SqlStore(Store):
             ):
                 # (point_count 0: a fork's hidden inheritance; a fork's read-through is added later)
                 out[row.run_id][row.path] = FieldValue(row.path, row.type, self._summary(row))
-        if wanted is not None:
-            for pk in run_pks:
-                out[pk] = {
-                    p: v
-                    for p, v in out[pk].items()
-                    if p == "sys/id" or p in wanted or any(p.startswith(c + "/") for c in wanted)
-                }
         return out
 
     @staticmethod

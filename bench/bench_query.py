@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""Query benchmark (issue 5): filter, sort and page the runs table, read it whole, and read long series.
+
+Workload: a synthetic project of `--runs` runs (default 10,000) x 100 fields: 40 float and 20 int
+parameters, 20 string fields, tags, and 20 float series of `--points` points (default 1,000), plus one
+run with a `--long` point series (default 1,000,000). The rows are written straight into the SQL
+store's tables (building through the ingest path would take longer than everything measured).
+
+Figures (median of `--repeat` timings, after one warm-up):
+
+- filter + sort + first 100 rows, in the store (what the server does per request):
+  `p/f0 > 0.5 and min(m/s1) < 0.5 and sys/tags contains "a"`, sorted by `m/s0`, 30 columns;
+- the whole table, 10,000 rows x 30 columns, into pandas through the client
+  (`Project.fetch_runs_table(columns=...).to_pandas()`), locally and through a server over HTTP;
+- the long series downsampled to 1,000 buckets (store, and HTTP), and read exactly as a DataFrame
+  (`Project.fetch_series`, Arrow over HTTP).
+
+    .venv/bin/python bench/bench_query.py                      # SQLite, full size
+    .venv/bin/python bench/bench_query.py --postgres postgresql://user:pw@host/db
+    .venv/bin/python bench/bench_query.py --runs 2000 --points 100 --long 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import insert, select
+
+PROJECT = "bench/query"
+COLUMNS = [
+    *(f"p/f{i}" for i in range(10)),
+    *(f"p/i{i}" for i in range(5)),
+    *(f"p/s{i}" for i in range(4)),
+    *(f"m/s{i}" for i in range(10)),
+    "sys/tags",
+]  # 29 + sys/id = 30 columns
+
+
+def timed(work: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    result = work()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def build(db_url: str, home: Path, runs: int, points: int, long_points: int) -> str:
+    from despina.client import field_types as ft
+    from despina.client.operations import AppendPoints
+    from despina.store.base import RunCreate
+    from despina.store.blobs.local import LocalBlobStore
+    from despina.store.series_codec import encode_chunk
+    from despina.store.sql import schema as t
+    from despina.store.sql.store import SqlStore
+
+    store = SqlStore(db_url, LocalBlobStore(home / "blobs"))
+    rng = random.Random(5)
+    started = time.perf_counter()
+    for i in range(runs):
+        tags = tuple(tag for tag in ("a", "b", "c") if rng.random() < 0.3)
+        store.create_run(
+            RunCreate(project=PROJECT, owner=rng.choice(["sophia", "li", "ana"]), name=f"r{i}", tags=tags)
+        )
+    with store.engine.begin() as conn:
+        pks = list(conn.execute(select(t.runs.c.id).order_by(t.runs.c.id)).scalars())
+    steps = np.arange(points, dtype=np.float64)
+    fields, series_rows, chunk_rows = [], [], []
+    series_id = 0
+    for pk in pks:
+        for j in range(40):
+            fields.append(
+                {
+                    "run_id": pk,
+                    "path": f"p/f{j}",
+                    "type": ft.FLOAT,
+                    "float_value": rng.random(),
+                    "int_value": None,
+                    "text_value": None,
+                }
+            )
+        for j in range(20):
+            fields.append(
+                {
+                    "run_id": pk,
+                    "path": f"p/i{j}",
+                    "type": ft.INT,
+                    "float_value": None,
+                    "int_value": rng.randrange(1000),
+                    "text_value": None,
+                }
+            )
+        for j in range(20):
+            fields.append(
+                {
+                    "run_id": pk,
+                    "path": f"p/s{j}",
+                    "type": ft.STRING,
+                    "float_value": None,
+                    "int_value": None,
+                    "text_value": rng.choice(["adam", "sgd", "rmsprop"]),
+                }
+            )
+        for j in range(20):
+            series_id += 1
+            values = np.random.default_rng(series_id).random(points)
+            series_rows.append(
+                {
+                    "id": series_id,
+                    "run_id": pk,
+                    "path": f"m/s{j}",
+                    "type": ft.FLOAT_SERIES,
+                    "point_count": points,
+                    "last_step": float(steps[-1]),
+                    "last_timestamp": 1.7e9 + points,
+                    "last_float": float(values[-1]),
+                    "last_text": None,
+                    "min_value": float(values.min()),
+                    "max_value": float(values.max()),
+                    "sum_value": float(values.sum()),
+                    "finite_count": points,
+                    "inherit": True,
+                }
+            )
+            chunk_rows.append(
+                {
+                    "series_id": series_id,
+                    "chunk_no": 0,
+                    "first_step": 0.0,
+                    "last_step": float(steps[-1]),
+                    "point_count": points,
+                    "data": encode_chunk(ft.FLOAT_SERIES, steps, 1.7e9 + steps, values),
+                }
+            )
+    with store.engine.begin() as conn:
+        for table, rows in ((t.fields, fields), (t.series, series_rows), (t.series_chunks, chunk_rows)):
+            for start in range(0, len(rows), 50_000):
+                conn.execute(insert(table), rows[start : start + 50_000])
+    long_run, _ = store.create_run(RunCreate(project=PROJECT, owner="sophia", name="long"))
+    long_steps = np.arange(long_points, dtype=np.float64)
+    values = np.sin(long_steps / 1000.0) + np.random.default_rng(1).normal(0, 0.1, long_points)
+    op = AppendPoints("long/loss", ft.FLOAT_SERIES, long_steps, 1.7e9 + long_steps, values)
+    store.ingest(PROJECT, long_run.id, "bench", [(0, op)], 0)
+    store.checkpoint()
+    store.close()
+    print(
+        f"built {runs} runs x 100 fields and a {long_points:,}-point series in {time.perf_counter() - started:.1f} s"
+    )
+    return long_run.id
+
+
+class Server:
+    """The app on uvicorn in a thread, with a user and token."""
+
+    def __init__(self, db_url: str, blobs: Path) -> None:
+        import socket
+
+        import uvicorn
+
+        from despina.server.app import create_app, open_state
+        from despina.server.settings import ServerSettings
+
+        settings = ServerSettings(
+            db_url=db_url, blobs_url=str(blobs), secure_cookies=False, upgrade_database=True
+        )
+        self.state = open_state(settings)
+        self.state.access.create_user("bench", "a long enough password", admin=True)
+        self.token, _ = self.state.access.create_token("bench", "bench", None)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(
+            create_app(settings, self.state),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        threading.Thread(target=self.server.run, daemon=True).start()
+        while not self.server.started:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.state.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--points", type=int, default=1_000)
+    parser.add_argument("--long", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--postgres", help="a PostgreSQL URL (an empty database) instead of SQLite")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="despina-bench-query-"))
+    db_url = args.postgres or f"sqlite:///{home / 'despina.db'}"
+    long_id = build(db_url, home, args.runs, args.points, args.long)
+    os.environ["DESPINA_HOME"] = str(home)
+
+    import despina
+    from despina.backends.http import HttpBackend
+    from despina.store.blobs.local import LocalBlobStore
+    from despina.store.sql.store import SqlStore
+
+    store = SqlStore(db_url, LocalBlobStore(home / "blobs"))
+    query = 'p/f0 > 0.5 and min(m/s1) < 0.5 and sys/tags contains "a"'
+    rows: list[tuple[str, float, str]] = []
+
+    t, page = timed(
+        lambda: store.query_runs(PROJECT, query=query, sort_by="m/s0", limit=100, columns=COLUMNS),
+        args.repeat,
+    )
+    rows.append(("filter + sort + first 100 rows (store)", t, f"{len(page.rows)} rows; goal <= 50 ms"))
+    t, _ = timed(lambda: store.series_buckets(PROJECT, long_id, "long/loss", buckets=1000), args.repeat)
+    rows.append((f"{args.long:,}-point series -> 1,000 buckets (store)", t, "goal <= 30 ms"))
+
+    if not args.postgres:
+        project = despina.init_project(PROJECT)
+        t, frame = timed(lambda: project.fetch_runs_table(columns=COLUMNS).to_pandas(), args.repeat)
+        rows.append(
+            (
+                "whole table into pandas (client, local)",
+                t,
+                f"{frame.shape[0]} x {frame.shape[1]}; goal <= 1 s",
+            )
+        )
+        t, frame = timed(lambda: project.fetch_series("long/loss", runs=[long_id]), args.repeat)
+        rows.append(
+            ("long series exactly as a DataFrame (client, local)", t, f"{len(frame):,} rows; goal <= 1 s")
+        )
+
+    server = Server(db_url, home / "blobs")
+    try:
+        http = HttpBackend(server.url, server.token)
+
+        def table_over_http() -> Any:
+            from despina.client.project import RunsTable
+
+            page = http.query_runs(PROJECT, columns=["sys/id", *COLUMNS])
+            return RunsTable(page.rows, "sys/creation_time", False, None, presorted=True).to_pandas()
+
+        t, frame = timed(table_over_http, args.repeat)
+        rows.append(
+            ("whole table into pandas (client, HTTP)", t, f"{frame.shape[0]} x {frame.shape[1]}; goal <= 1 s")
+        )
+        t, _ = timed(
+            lambda: http.query_runs(PROJECT, query=query, sort_by="m/s0", limit=100, columns=COLUMNS),
+            args.repeat,
+        )
+        rows.append(("filter + sort + first 100 rows (HTTP round trip)", t, ""))
+        t, _ = timed(lambda: http.series_buckets(PROJECT, long_id, "long/loss", buckets=1000), args.repeat)
+        rows.append((f"{args.long:,}-point series -> 1,000 buckets (HTTP)", t, ""))
+        t, table = timed(
+            lambda: http.series_table(PROJECT, ["long/loss"], run_ids=[long_id]).to_pandas(), args.repeat
+        )
+        rows.append(
+            ("long series exactly as a DataFrame (Arrow over HTTP)", t, f"{len(table):,} rows; goal <= 1 s")
+        )
+    finally:
+        server.stop()
+        store.close()
+
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(
+        f"\n{backend}, {args.runs:,} runs x 100 fields, {args.points:,} points per series, cpu count {os.cpu_count()}"
+    )
+    print(f"{'figure':<58} {'median':>10}  note")
+    for name, seconds, note in rows:
+        print(f"{name:<58} {seconds * 1000:>8.1f} ms  {note}")
+
+
+if __name__ == "__main__":
+    main()
