@@ -1,0 +1,96 @@
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link, Navigate, Route, Routes, useLocation, useParams } from "react-router-dom";
+import { api, setCsrfToken } from "./api/client";
+import { ComparePage } from "./pages/Compare";
+import { LoginPage } from "./pages/Login";
+import { ProjectsPage } from "./pages/Projects";
+import { RunPage } from "./pages/Run";
+import { RunsPage } from "./pages/Runs";
+import { SweepPage } from "./pages/Sweep";
+
+export interface Me {
+  username: string;
+  is_admin: boolean;
+  via: string;
+  csrf_token?: string | null;
+}
+
+/** Who the browser is: null when the server wants a login first. */
+export function useMe() {
+  return useQuery({
+    queryKey: ["me"],
+    queryFn: async (): Promise<Me | null> => {
+      const { data, response } = await api.GET("/api/v1/auth/me");
+      if (response.status === 401) return null;
+      if (!response.ok || !data) throw new Error(`the server answered ${response.status} to /auth/me`);
+      setCsrfToken(data.csrf_token);
+      return data as Me;
+    },
+    staleTime: Infinity,
+  });
+}
+
+function Header({ me }: { me: Me | null }) {
+  const { workspace, project } = useParams();
+  const client = useQueryClient();
+  const logout = async () => {
+    await api.POST("/api/v1/auth/logout");
+    setCsrfToken(null);
+    client.setQueryData(["me"], null);
+  };
+  return (
+    <header className="topbar">
+      <Link to="/" className="brand">
+        <img src="/favicon.svg" alt="" width={20} height={20} /> Despina
+      </Link>
+      {workspace && project ? (
+        <Link to={`/p/${workspace}/${project}`} className="crumb">
+          {workspace}/{project}
+        </Link>
+      ) : null}
+      <span className="spacer" />
+      {me ? (
+        <span className="who">
+          {me.username}
+          {me.via === "session" ? (
+            <button className="link" onClick={logout}>
+              sign out
+            </button>
+          ) : null}
+        </span>
+      ) : null}
+    </header>
+  );
+}
+
+function Shell({ me, children }: { me: Me | null; children: React.ReactNode }) {
+  return (
+    <>
+      <Header me={me} />
+      <main>{children}</main>
+    </>
+  );
+}
+
+export function App() {
+  const me = useMe();
+  const location = useLocation();
+  if (me.isPending) return <p className="loading">Loading…</p>;
+  if (me.isError) return <p className="error">The server cannot be reached: {String(me.error)}</p>;
+  if (me.data === null && location.pathname !== "/login") {
+    return <Navigate to={`/login?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
+  }
+  const user = me.data ?? null;
+  const wrap = (el: React.ReactNode) => <Shell me={user}>{el}</Shell>;
+  return (
+    <Routes>
+      <Route path="/login" element={<LoginPage />} />
+      <Route path="/" element={wrap(<ProjectsPage />)} />
+      <Route path="/p/:workspace/:project" element={wrap(<RunsPage />)} />
+      <Route path="/p/:workspace/:project/runs/:runId" element={wrap(<RunPage />)} />
+      <Route path="/p/:workspace/:project/compare" element={wrap(<ComparePage />)} />
+      <Route path="/p/:workspace/:project/sweeps/:runId" element={wrap(<SweepPage />)} />
+      <Route path="*" element={wrap(<p className="error">No page here. <Link to="/">Projects</Link></p>)} />
+    </Routes>
+  );
+}

@@ -1,0 +1,62 @@
+import { encode } from "@msgpack/msgpack";
+import { describe, expect, it } from "vitest";
+import { appendPoints, bucketsToLine, decodeBuckets, smooth } from "./series";
+
+const bytes = (values: number[]) => new Uint8Array(new Float64Array(values).buffer);
+
+describe("series for charts", () => {
+  it("keeps every bucket's extremes in step order", () => {
+    const line = bucketsToLine({
+      first_step: new Float64Array([0, 10]),
+      first_value: new Float64Array([1, 5]),
+      min_step: new Float64Array([3, 10]),
+      min_value: new Float64Array([-7, 5]),
+      max_step: new Float64Array([2, 19]),
+      max_value: new Float64Array([9, 8]),
+      last_step: new Float64Array([9, 19]),
+      last_value: new Float64Array([2, 8]),
+    });
+    expect(Array.from(line.x)).toEqual([0, 2, 3, 9, 10, 19]);
+    expect(Array.from(line.y)).toEqual([1, 9, -7, 2, 5, 8]);
+  });
+
+  it("decodes the server's msgpack (exact and bucketed)", () => {
+    const exact = decodeBuckets(
+      encode({ exact: true, steps: bytes([0, 1]), timestamps: bytes([10, 11]), values: bytes([0.5, NaN]) }).slice().buffer,
+    );
+    expect(exact.exact).toBe(true);
+    expect(Array.from(exact.x)).toEqual([0, 1]);
+    expect(Number.isNaN(exact.y[1])).toBe(true);
+    const counts = new Uint8Array(new BigInt64Array([BigInt(600), BigInt(400)]).buffer);
+    const sampled = decodeBuckets(
+      encode({
+        exact: false,
+        count: counts,
+        first_step: bytes([0, 600]),
+        first_value: bytes([1, 1]),
+        min_step: bytes([5, 700]),
+        min_value: bytes([0, 0]),
+        max_step: bytes([6, 800]),
+        max_value: bytes([3, 3]),
+        last_step: bytes([599, 999]),
+        last_value: bytes([1, 1]),
+      }).slice().buffer,
+    );
+    expect(sampled.exact).toBe(false);
+    expect(sampled.total).toBe(1000);
+    expect(sampled.x.length).toBe(8);
+  });
+
+  it("appends only points after the last step", () => {
+    const view = { x: new Float64Array([0, 1]), y: new Float64Array([5, 6]), t: null, exact: true, total: 2 };
+    const next = appendPoints(view, [1, 2, 3], [6, 7, 8], [0, 0, 0]);
+    expect(Array.from(next.x)).toEqual([0, 1, 2, 3]);
+    expect(next.total).toBe(4);
+  });
+
+  it("smooths with a debiased moving average", () => {
+    const y = smooth(new Float64Array([1, 1, 1]), 0.9);
+    expect(Array.from(y).map((v) => Number(v.toFixed(6)))).toEqual([1, 1, 1]);
+    expect(smooth(new Float64Array([1, 2]), 0)[1]).toBe(2);
+  });
+});

@@ -1,0 +1,180 @@
+// Series for charts: downsampled buckets (min/max kept) for the overview, exact points when zoomed in.
+import { decode } from "@msgpack/msgpack";
+import { api, errorDetail, projectParams } from "./client";
+
+export interface SeriesView {
+  /** Steps (or the x the chart uses), ascending. */
+  x: Float64Array;
+  y: Float64Array;
+  /** Unix seconds of each point; only for exact views (buckets carry none). */
+  t: Float64Array | null;
+  /** False when the points are a bucketed overview of more points. */
+  exact: boolean;
+  /** How many points the range holds on the server. */
+  total: number;
+}
+
+function f64(raw: unknown): Float64Array {
+  const bytes = raw as Uint8Array;
+  // msgpack hands out views into one buffer: copy to an aligned one.
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return new Float64Array(copy.buffer);
+}
+
+function i64(raw: unknown): Float64Array {
+  const bytes = raw as Uint8Array;
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  const ints = new BigInt64Array(copy.buffer);
+  return Float64Array.from(ints, (v) => Number(v));
+}
+
+/**
+ * A line through each bucket's first, min, max and last points in step order: the picture of all
+ * the points at this width, extremes included (a spike is never averaged away).
+ */
+export function bucketsToLine(b: Record<string, Float64Array>): { x: Float64Array; y: Float64Array } {
+  const n = b.first_step.length;
+  const x = new Float64Array(n * 4);
+  const y = new Float64Array(n * 4);
+  let k = 0;
+  const pts: [number, number][] = [
+    [0, 0],
+    [0, 0],
+    [0, 0],
+    [0, 0],
+  ];
+  for (let i = 0; i < n; i++) {
+    pts[0] = [b.first_step[i], b.first_value[i]];
+    pts[1] = [b.min_step[i], b.min_value[i]];
+    pts[2] = [b.max_step[i], b.max_value[i]];
+    pts[3] = [b.last_step[i], b.last_value[i]];
+    pts.sort((p, q) => p[0] - q[0]);
+    let prev = NaN;
+    for (const [s, v] of pts) {
+      if (s === prev) continue; // one point can be first, min, max and last at once
+      x[k] = s;
+      y[k] = v;
+      k++;
+      prev = s;
+    }
+  }
+  return { x: x.slice(0, k), y: y.slice(0, k) };
+}
+
+export function decodeBuckets(buffer: ArrayBuffer): SeriesView {
+  const body = decode(new Uint8Array(buffer)) as Record<string, unknown>;
+  if (body.exact) {
+    const x = f64(body.steps);
+    return { x, y: f64(body.values), t: f64(body.timestamps), exact: true, total: x.length };
+  }
+  const arrays: Record<string, Float64Array> = {};
+  for (const name of [
+    "first_step",
+    "first_value",
+    "last_step",
+    "last_value",
+    "min_step",
+    "min_value",
+    "max_step",
+    "max_value",
+  ]) {
+    arrays[name] = f64(body[name]);
+  }
+  const count = i64(body.count);
+  const total = count.reduce((a, b) => a + b, 0);
+  const { x, y } = bucketsToLine(arrays);
+  return { x, y, t: null, exact: false, total };
+}
+
+export interface SeriesRequest {
+  project: string;
+  runId: string;
+  path: string;
+  buckets: number;
+  stepMin?: number | null;
+  stepMax?: number | null;
+}
+
+/** A float series for a chart: buckets over the range, or its exact points when they are few. */
+export async function fetchSeriesView(req: SeriesRequest, signal?: AbortSignal): Promise<SeriesView> {
+  const { data, error, response } = await api.GET(
+    "/api/v1/projects/{workspace}/{project}/runs/{run_id}/series/buckets",
+    {
+      params: {
+        path: { ...projectParams(req.project), run_id: req.runId },
+        query: {
+          path: req.path,
+          buckets: req.buckets,
+          step_min: req.stepMin ?? undefined,
+          step_max: req.stepMax ?? undefined,
+        },
+      },
+      parseAs: "arrayBuffer",
+      signal,
+    },
+  );
+  if (!response.ok) throw errorDetail(error, response.status);
+  return decodeBuckets(data as unknown as ArrayBuffer);
+}
+
+/** Every point of a series (with timestamps), for time axes and exports. */
+export async function fetchSeriesExact(
+  project: string,
+  runId: string,
+  path: string,
+  signal?: AbortSignal,
+): Promise<SeriesView> {
+  const { data, error, response } = await api.GET("/api/v1/projects/{workspace}/{project}/runs/{run_id}/series", {
+    params: { path: { ...projectParams(project), run_id: runId }, query: { path } },
+    parseAs: "arrayBuffer",
+    signal,
+  });
+  if (!response.ok) throw errorDetail(error, response.status);
+  const body = decode(new Uint8Array(data as unknown as ArrayBuffer)) as Record<string, unknown>;
+  const x = f64(body.steps);
+  const y = body.kind === "float" ? f64(body.values) : new Float64Array(x.length).fill(NaN);
+  return { x, y, t: f64(body.timestamps), exact: true, total: x.length };
+}
+
+/** Points appended after what a view holds (live updates), kept in step order. */
+export function appendPoints(view: SeriesView, steps: number[], values: number[], timestamps: number[]): SeriesView {
+  const last = view.x.length ? view.x[view.x.length - 1] : -Infinity;
+  const keep = steps.map((s, i) => [s, values[i], timestamps[i]] as const).filter(([s]) => s > last);
+  if (!keep.length) return view;
+  const x = new Float64Array(view.x.length + keep.length);
+  const y = new Float64Array(x.length);
+  x.set(view.x);
+  y.set(view.y);
+  let t: Float64Array | null = null;
+  if (view.t) {
+    t = new Float64Array(x.length);
+    t.set(view.t);
+  }
+  keep.forEach(([s, v, ts], i) => {
+    x[view.x.length + i] = s;
+    y[view.x.length + i] = v;
+    if (t) t[view.x.length + i] = ts;
+  });
+  return { ...view, x, y, t, total: view.total + keep.length };
+}
+
+/** TensorBoard's debiased exponential moving average; NaN points are kept as they are. */
+export function smooth(y: Float64Array, weight: number): Float64Array {
+  if (weight <= 0) return y;
+  const out = new Float64Array(y.length);
+  let last = 0;
+  let debias = 0;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (!Number.isFinite(v)) {
+      out[i] = v;
+      continue;
+    }
+    last = last * weight + (1 - weight) * v;
+    debias = debias * weight + (1 - weight);
+    out[i] = last / debias;
+  }
+  return out;
+}

@@ -1,0 +1,364 @@
+import { useQueries, useQuery } from "@tanstack/react-query";
+import { useMemo } from "react";
+import { Link, useParams, useSearchParams } from "react-router-dom";
+import { fetchRunsPage } from "../api/hooks";
+import { fetchSeriesExact, fetchSeriesView, type SeriesView, smooth } from "../api/series";
+import { formatValue, numeric, type Row } from "../api/wire";
+import { Chart, type ChartSeries, colorFor } from "../components/Chart";
+import { ParallelCoords } from "../components/ParallelCoords";
+import { CHART_BUCKETS, downsampleNote } from "../components/SeriesChart";
+import { differingPaths, legendLabel, parameterPaths } from "../lib/compare";
+import { getList, getRange, setParam } from "../lib/url";
+
+type XAxis = "step" | "relative" | "wall";
+const TABS = ["charts", "table", "parallel", "scatter"] as const;
+
+function useCompareRows(project: string, runIds: string[]) {
+  return useQuery({
+    queryKey: ["compare-rows", project, runIds],
+    enabled: runIds.length > 0,
+    queryFn: async () => {
+      const rows: Row[] = [];
+      // Runs in chunks: a query names at most a few hundred ids.
+      for (let i = 0; i < runIds.length; i += 200) {
+        const ids = runIds.slice(i, i + 200).map((id) => JSON.stringify(id)).join(", ");
+        const page = await fetchRunsPage(
+          { project, query: `sys/id in [${ids}]`, columns: null, sortBy: "sys/creation_time", ascending: true, trash: false },
+          200,
+        );
+        rows.push(...page.rows);
+      }
+      const order = new Map(runIds.map((id, i) => [id, i]));
+      return rows.sort((a, b) => (order.get(String(a["sys/id"].value)) ?? 0) - (order.get(String(b["sys/id"].value)) ?? 0));
+    },
+  });
+}
+
+function CompareChart({
+  project,
+  runIds,
+  labels,
+  path,
+  xAxis,
+  logY,
+  smoothing,
+  zoom,
+  onZoom,
+}: {
+  project: string;
+  runIds: string[];
+  labels: string[];
+  path: string;
+  xAxis: XAxis;
+  logY: boolean;
+  smoothing: number;
+  zoom: [number, number] | null;
+  onZoom: (z: [number, number] | null) => void;
+}) {
+  const exact = xAxis !== "step"; // buckets carry no timestamps: time axes read every point
+  const views = useQueries({
+    queries: runIds.map((runId) => ({
+      queryKey: exact ? ["series-exact", project, runId, path] : ["series", project, runId, path, zoom],
+      queryFn: ({ signal }: { signal: AbortSignal }) =>
+        exact
+          ? fetchSeriesExact(project, runId, path, signal)
+          : fetchSeriesView({ project, runId, path, buckets: CHART_BUCKETS, stepMin: zoom?.[0], stepMax: zoom?.[1] }, signal),
+      staleTime: Infinity,
+      placeholderData: (prev: SeriesView | undefined) => prev,
+      retry: false,
+    })),
+  });
+  const data = views.map((v) => v.data);
+  const series = useMemo(() => {
+    const out: ChartSeries[] = [];
+    data.forEach((v, i) => {
+      if (!v || v.x.length === 0) return;
+      let x: ArrayLike<number> = v.x;
+      if (xAxis !== "step" && v.t) {
+        const t0 = v.t[0];
+        x = xAxis === "wall" ? v.t : v.t.map((t) => t - t0);
+      }
+      out.push({ label: labels[i], color: colorFor(i), x, y: smooth(v.y, smoothing) });
+    });
+    return out;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...data, xAxis, smoothing, labels]);
+  const loading = views.filter((v) => v.isPending).length;
+  return (
+    <Chart
+      title={`${path}${loading ? ` (loading ${loading})` : ""}`}
+      series={series}
+      xLabel={xAxis === "step" ? "step" : xAxis === "relative" ? "seconds since start" : "time"}
+      xTime={xAxis === "wall"}
+      logY={logY}
+      note={downsampleNote(data)}
+      zoom={xAxis === "step" ? zoom : null}
+      onZoom={xAxis === "step" ? onZoom : undefined}
+      testId={`compare-chart-${path}`}
+    />
+  );
+}
+
+export function ComparePage() {
+  const { workspace, project: name } = useParams();
+  const project = `${workspace}/${name}`;
+  const [params, setParams] = useSearchParams();
+  const runIds = getList(params, "runs");
+  const tab = (TABS as readonly string[]).includes(params.get("tab") ?? "") ? (params.get("tab") as (typeof TABS)[number]) : "charts";
+  const xAxis = (["step", "relative", "wall"].includes(params.get("x") ?? "") ? params.get("x") : "step") as XAxis;
+  const logY = params.get("log") === "1";
+  const smoothing = Math.min(0.99, Math.max(0, Number(params.get("smooth") ?? 0) || 0));
+  const zoom = getRange(params, "zoom");
+  const onlyDiff = params.get("diff") === "1";
+  const baseline = params.get("base") ?? runIds[0];
+  const set = (key: string, value: string | string[] | null) => setParams((p) => setParam(p, key, value), { replace: true });
+
+  const rowsQuery = useCompareRows(project, runIds);
+  const rows = useMemo(() => rowsQuery.data ?? [], [rowsQuery.data]);
+  const allPaths = useMemo(() => [...new Set(rows.flatMap((r) => Object.keys(r)))].sort(), [rows]);
+  const seriesPaths = useMemo(
+    () => allPaths.filter((p) => rows.some((r) => r[p]?.type === "floatSeries") && !p.startsWith("monitoring/")),
+    [allPaths, rows],
+  );
+  const chosen = params.has("series") ? getList(params, "series") : seriesPaths.slice(0, 3);
+  const params_ = useMemo(() => parameterPaths(rows), [rows]);
+  const differing = useMemo(() => differingPaths(rows, params_), [rows, params_]);
+  const labels = useMemo(() => rows.map((r) => legendLabel(r, differing)), [rows, differing]);
+  const orderedIds = rows.map((r) => String(r["sys/id"].value));
+
+  if (!runIds.length)
+    return (
+      <p className="muted page">
+        No runs chosen. Select runs in the <Link to={`/p/${workspace}/${name}`}>runs table</Link> and press Compare.
+      </p>
+    );
+  if (rowsQuery.isError) return <p className="error">{String(rowsQuery.error)}</p>;
+  if (!rowsQuery.data) return <p className="loading">Loading {runIds.length} runs…</p>;
+
+  return (
+    <section className="page compare-page">
+      <h1>
+        Comparing {rows.length} runs
+        <Link className="small" to={`/p/${workspace}/${name}?sel=${runIds.join(",")}`}>
+          back to the table
+        </Link>
+      </h1>
+      <nav className="tabs">
+        {TABS.map((t) => (
+          <button key={t} className={t === tab ? "active" : ""} onClick={() => set("tab", t)}>
+            {t}
+          </button>
+        ))}
+      </nav>
+      {tab === "charts" ? (
+        <>
+          <div className="toolbar">
+            <label>
+              Series{" "}
+              <select
+                multiple
+                aria-label="series"
+                value={chosen}
+                size={Math.min(6, Math.max(2, seriesPaths.length))}
+                onChange={(e) => set("series", [...e.target.selectedOptions].map((o) => o.value))}
+              >
+                {seriesPaths.map((p) => (
+                  <option key={p}>{p}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              x axis{" "}
+              <select aria-label="x axis" value={xAxis} onChange={(e) => set("x", e.target.value === "step" ? null : e.target.value)}>
+                <option value="step">step</option>
+                <option value="relative">relative time</option>
+                <option value="wall">wall time</option>
+              </select>
+            </label>
+            <label className="check">
+              <input type="checkbox" checked={logY} onChange={() => set("log", logY ? null : "1")} /> log scale
+            </label>
+            <label>
+              smoothing{" "}
+              <input type="range" min={0} max={0.99} step={0.01} value={smoothing} aria-label="smoothing" onChange={(e) => set("smooth", e.target.value === "0" ? null : e.target.value)} />{" "}
+              {smoothing.toFixed(2)}
+            </label>
+          </div>
+          <ul className="legend" data-testid="legend">
+            {labels.map((l, i) => (
+              <li key={l}>
+                <span className="swatch" style={{ background: colorFor(i) }} />
+                {l}
+              </li>
+            ))}
+          </ul>
+          <div className="charts wide">
+            {chosen.map((p) => (
+              <CompareChart
+                key={p}
+                project={project}
+                runIds={orderedIds}
+                labels={labels}
+                path={p}
+                xAxis={xAxis}
+                logY={logY}
+                smoothing={smoothing}
+                zoom={zoom}
+                onZoom={(z) => set("zoom", z ? z.map(String) : null)}
+              />
+            ))}
+          </div>
+        </>
+      ) : null}
+      {tab === "table" ? (
+        <SideBySide rows={rows} paths={allPaths} onlyDiff={onlyDiff} baseline={baseline} onBaseline={(id) => set("base", id)} onOnlyDiff={() => set("diff", onlyDiff ? null : "1")} />
+      ) : null}
+      {tab === "parallel" ? <Parallel rows={rows} params={params_} seriesPaths={seriesPaths} chosen={getList(params, "axes")} onAxes={(a) => set("axes", a)} /> : null}
+      {tab === "scatter" ? (
+        <Scatter rows={rows} paths={allPaths} x={params.get("sx") ?? params_[0] ?? ""} y={params.get("sy") ?? seriesPaths[0] ?? ""} onX={(v) => set("sx", v)} onY={(v) => set("sy", v)} />
+      ) : null}
+    </section>
+  );
+}
+
+function SideBySide({
+  rows,
+  paths,
+  onlyDiff,
+  baseline,
+  onBaseline,
+  onOnlyDiff,
+}: {
+  rows: Row[];
+  paths: string[];
+  onlyDiff: boolean;
+  baseline: string;
+  onBaseline: (id: string) => void;
+  onOnlyDiff: () => void;
+}) {
+  const base = rows.find((r) => String(r["sys/id"].value) === baseline) ?? rows[0];
+  const others = rows.filter((r) => r !== base);
+  const ordered = [base, ...others];
+  const shown = onlyDiff ? differingPaths(rows, paths) : paths;
+  return (
+    <>
+      <div className="toolbar">
+        <label className="check">
+          <input type="checkbox" checked={onlyDiff} onChange={onOnlyDiff} data-testid="only-diff" /> only differences
+        </label>
+        <span className="muted">
+          {shown.length} of {paths.length} fields
+        </span>
+      </div>
+      <div className="side-scroll">
+        <table className="plain side-by-side" data-testid="side-by-side">
+          <thead>
+            <tr>
+              <th>field</th>
+              {ordered.map((r) => {
+                const id = String(r["sys/id"].value);
+                return (
+                  <th key={id} className={r === base ? "baseline" : ""}>
+                    {id}{" "}
+                    {r === base ? (
+                      <span className="badge">baseline</span>
+                    ) : (
+                      <button className="link" onClick={() => onBaseline(id)} title="pin as baseline">
+                        pin
+                      </button>
+                    )}
+                  </th>
+                );
+              })}
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((p) => {
+              const bv = base[p] ? formatValue(base[p].value) : "";
+              return (
+                <tr key={p}>
+                  <th className="path">{p}</th>
+                  {ordered.map((r) => {
+                    const v = r[p] ? formatValue(r[p].value) : "";
+                    return (
+                      <td key={String(r["sys/id"].value)} className={r !== base && v !== bv ? "differs" : r === base ? "baseline" : ""}>
+                        {v}
+                      </td>
+                    );
+                  })}
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+function axisValues(rows: Row[], path: string): (number | string | null)[] {
+  return rows.map((r) => {
+    const f = r[path];
+    if (!f) return null;
+    const n = numeric(f.value);
+    return n !== null ? n : formatValue(f.value);
+  });
+}
+
+function Parallel({ rows, params, seriesPaths, chosen, onAxes }: { rows: Row[]; params: string[]; seriesPaths: string[]; chosen: string[]; onAxes: (a: string[]) => void }) {
+  const options = [...params, ...seriesPaths];
+  const axes = (chosen.length ? chosen : [...params.slice(0, 6), ...seriesPaths.slice(0, 2)]).filter((a) => options.includes(a));
+  return (
+    <>
+      <div className="toolbar">
+        <label>
+          Axes{" "}
+          <select multiple aria-label="axes" value={axes} size={Math.min(6, Math.max(2, options.length))} onChange={(e) => onAxes([...e.target.selectedOptions].map((o) => o.value))}>
+            {options.map((p) => (
+              <option key={p}>{p}</option>
+            ))}
+          </select>
+        </label>
+        <span className="muted">Drag along an axis to brush; click it to clear.</span>
+      </div>
+      <ParallelCoords axes={axes.map((a) => ({ key: a, values: axisValues(rows, a) }))} labels={rows.map((r) => String(r["sys/id"].value))} colors={rows.map((_, i) => colorFor(i))} />
+    </>
+  );
+}
+
+function Scatter({ rows, paths, x, y, onX, onY }: { rows: Row[]; paths: string[]; x: string; y: string; onX: (v: string) => void; onY: (v: string) => void }) {
+  const numericPaths = paths.filter((p) => rows.some((r) => r[p] && numeric(r[p].value) !== null));
+  const pts = rows
+    .map((r) => ({ x: numeric(r[x]?.value ?? null), y: numeric(r[y]?.value ?? null) }))
+    .filter((p): p is { x: number; y: number } => p.x !== null && p.y !== null)
+    .sort((a, b) => a.x - b.x);
+  return (
+    <>
+      <div className="toolbar">
+        <label>
+          x{" "}
+          <select aria-label="scatter x" value={x} onChange={(e) => onX(e.target.value)}>
+            {numericPaths.map((p) => (
+              <option key={p}>{p}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          y{" "}
+          <select aria-label="scatter y" value={y} onChange={(e) => onY(e.target.value)}>
+            {numericPaths.map((p) => (
+              <option key={p}>{p}</option>
+            ))}
+          </select>
+        </label>
+        <span className="muted">A series counts as its last value.</span>
+      </div>
+      <Chart
+        title={`${y} against ${x}`}
+        xLabel={x}
+        series={[{ label: `${y} vs ${x}`, color: colorFor(0), x: pts.map((p) => p.x), y: pts.map((p) => p.y), points: true }]}
+        testId="scatter"
+      />
+    </>
+  );
+}

@@ -1,0 +1,475 @@
+import { useMutation, useQueryClient, type InfiniteData } from "@tanstack/react-query";
+import {
+  type ColumnDef,
+  type ColumnSizingState,
+  flexRender,
+  getCoreRowModel,
+  useReactTable,
+} from "@tanstack/react-table";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
+import { api, errorDetail, projectParams, unwrap } from "../api/client";
+import { fetchRows, type RunsQuery, type SavedView, useProjectPaths, useRuns, useViews } from "../api/hooks";
+import { formatValue, numeric, type Row, tagsOf } from "../api/wire";
+import { ColumnPicker } from "../components/ColumnPicker";
+import { QueryBar } from "../components/QueryBar";
+import { StateBadge, useNow } from "../components/StateBadge";
+import { Tags } from "../components/Tags";
+import { getList, setParam } from "../lib/url";
+
+const DEFAULT_COLUMNS = ["sys/owner", "sys/creation_time"];
+const ROW_HEIGHT = 32;
+type Page = { rows: Row[]; next: string | null };
+
+function runIdOf(row: Row): string {
+  return String(row["sys/id"]?.value ?? "");
+}
+
+function Cell({ row, path, now, project }: { row: Row; path: string; now: number; project: string }) {
+  const field = row[path];
+  if (path === "sys/id") {
+    const [ws, name] = project.split("/");
+    return <Link to={`/p/${ws}/${name}/runs/${runIdOf(row)}`}>{runIdOf(row)}</Link>;
+  }
+  if (path === "sys/state") {
+    const created = numeric(row["sys/creation_time"]?.value ?? null);
+    return (
+      <StateBadge state={String(field?.value ?? "")} started={created} now={now} failed={row["sys/failed"]?.value === true} />
+    );
+  }
+  if (path === "sys/tags") return <Tags tags={tagsOf(row)} />;
+  if (!field) return null;
+  const text = formatValue(field.value);
+  return (
+    <span className={typeof numeric(field.value) === "number" ? "num" : ""} title={text}>
+      {text}
+    </span>
+  );
+}
+
+/** Keeps the table live: long-polls the project's change feed and patches only the changed rows. */
+function useLiveTable(q: RunsQuery) {
+  const client = useQueryClient();
+  useEffect(() => {
+    let stopped = false;
+    const controller = new AbortController();
+    const loop = async () => {
+      let cursor: number | null = null;
+      while (!stopped) {
+        try {
+          const { data, response } = await api.GET("/api/v1/projects/{workspace}/{project}/changes", {
+            params: { path: projectParams(q.project), query: { since: cursor ?? 0, wait: cursor === null ? 0 : 20 } },
+            signal: controller.signal,
+          });
+          if (!response.ok || !data) throw new Error(String(response.status));
+          const change = data as { runs: string[]; cursor: number };
+          if (cursor !== null && change.runs.length) await patch(change.runs);
+          cursor = change.cursor;
+        } catch {
+          if (stopped) return;
+          await new Promise((r) => setTimeout(r, 3000));
+        }
+      }
+    };
+    const patch = async (runIds: string[]) => {
+      const key = ["runs", q];
+      const data = client.getQueryData<InfiniteData<Page>>(key);
+      if (!data) return;
+      const known = new Set(data.pages.flatMap((p) => p.rows.map(runIdOf)));
+      if (runIds.some((id) => !known.has(id))) {
+        // A new run may sort anywhere: ask for the first page again.
+        await client.invalidateQueries({ queryKey: key });
+        return;
+      }
+      const fresh = new Map((await fetchRows(q, runIds)).map((r) => [runIdOf(r), r]));
+      client.setQueryData<InfiniteData<Page>>(key, (old) =>
+        old
+          ? {
+              ...old,
+              pages: old.pages.map((p) => ({
+                ...p,
+                // A run that no longer matches the query (trashed, retagged) leaves the table.
+                rows: p.rows.flatMap((r) => {
+                  const id = runIdOf(r);
+                  if (!runIds.includes(id)) return [r];
+                  const f = fresh.get(id);
+                  return f ? [f] : [];
+                }),
+              })),
+            }
+          : old,
+      );
+    };
+    void loop();
+    return () => {
+      stopped = true;
+      controller.abort();
+    };
+  }, [client, q]);
+}
+
+function ViewsMenu({
+  project,
+  current,
+  onApply,
+}: {
+  project: string;
+  current: Omit<SavedView, "id" | "name" | "owner">;
+  onApply: (v: SavedView) => void;
+}) {
+  const views = useViews(project);
+  const client = useQueryClient();
+  const [name, setName] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const save = async () => {
+    if (!name.trim()) return;
+    try {
+      await unwrap(
+        api.POST("/api/v1/projects/{workspace}/{project}/views", {
+          params: { path: projectParams(project) },
+          body: { name: name.trim(), ...current },
+        }),
+      );
+      setName("");
+      setError(null);
+      await client.invalidateQueries({ queryKey: ["views", project] });
+    } catch (e) {
+      setError(errorDetail(e).detail);
+    }
+  };
+  const remove = async (id: number) => {
+    await unwrap(
+      api.DELETE("/api/v1/projects/{workspace}/{project}/views/{view_id}", {
+        params: { path: { ...projectParams(project), view_id: id } },
+      }),
+    );
+    await client.invalidateQueries({ queryKey: ["views", project] });
+  };
+  return (
+    <div className="popover views" data-testid="views">
+      <ul>
+        {(views.data ?? []).map((v) => (
+          <li key={v.id}>
+            <button className="link" onClick={() => onApply(v)}>
+              {v.name}
+            </button>
+            <span className="muted"> {v.owner}</span>
+            <button className="link danger" aria-label={`delete view ${v.name}`} onClick={() => void remove(v.id)}>
+              delete
+            </button>
+          </li>
+        ))}
+        {views.data?.length === 0 ? <li className="muted">no saved views</li> : null}
+      </ul>
+      <div className="row">
+        <input placeholder="Name this view" aria-label="view name" value={name} onChange={(e) => setName(e.target.value)} />
+        <button onClick={() => void save()}>Save view</button>
+      </div>
+      {error ? <p className="error">{error}</p> : null}
+    </div>
+  );
+}
+
+export function RunsPage() {
+  const { workspace, project: name } = useParams();
+  const project = `${workspace}/${name}`;
+  const [params, setParams] = useSearchParams();
+  const navigate = useNavigate();
+  const query = params.get("q") ?? "";
+  const columns = params.has("cols") ? getList(params, "cols") : DEFAULT_COLUMNS;
+  const pinned = getList(params, "pin");
+  const sortBy = params.get("sort") ?? "sys/creation_time";
+  const ascending = params.get("asc") === "1";
+  const trash = params.get("trash") === "1";
+  const selected = useMemo(() => new Set(getList(params, "sel")), [params]);
+  const [picker, setPicker] = useState(false);
+  const [viewsOpen, setViewsOpen] = useState(false);
+  const [sizing, setSizing] = useState<ColumnSizingState>(() => {
+    try {
+      return JSON.parse(localStorage.getItem(`despina.sizes.${project}`) ?? "{}") as ColumnSizingState;
+    } catch {
+      return {};
+    }
+  });
+  useEffect(() => localStorage.setItem(`despina.sizes.${project}`, JSON.stringify(sizing)), [project, sizing]);
+  const [tagDraft, setTagDraft] = useState("");
+  const now = useNow();
+  const client = useQueryClient();
+
+  const update = (key: string, value: string | string[] | null) =>
+    setParams((p) => setParam(p, key, value), { replace: key === "sel" });
+
+  const q: RunsQuery = useMemo(
+    () => ({ project, query, columns, sortBy, ascending, trash }),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [project, query, columns.join(","), sortBy, ascending, trash],
+  );
+  const runs = useRuns(q);
+  useLiveTable(q);
+  const paths = useProjectPaths(project);
+  const rows = useMemo(() => runs.data?.pages.flatMap((p) => p.rows) ?? [], [runs.data]);
+  const queryError = runs.isError ? errorDetail(runs.error).detail : null;
+
+  // The rest of the pages load in the background: scrolling to any row never waits.
+  useEffect(() => {
+    if (runs.hasNextPage && !runs.isFetchingNextPage && !runs.isError) void runs.fetchNextPage();
+  }, [runs.hasNextPage, runs.isFetchingNextPage, runs.isError, runs]);
+
+  const shownColumns = ["sys/id", "sys/name", "sys/state", "sys/tags", ...columns.filter((c) => !["sys/id", "sys/name", "sys/state", "sys/tags"].includes(c))];
+  const columnDefs = useMemo<ColumnDef<Row>[]>(
+    () => [
+      { id: "select", size: 36, enableResizing: false, header: () => null, cell: () => null },
+      ...shownColumns.map(
+        (path): ColumnDef<Row> => ({
+          id: path,
+          header: path,
+          size: path === "sys/id" ? 100 : path === "sys/name" ? 180 : 140,
+          minSize: 60,
+          accessorFn: (row) => row[path]?.value ?? null,
+        }),
+      ),
+    ],
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [shownColumns.join(",")],
+  );
+
+  const table = useReactTable({
+    data: rows,
+    columns: columnDefs,
+    getCoreRowModel: getCoreRowModel(),
+    getRowId: runIdOf,
+    columnResizeMode: "onChange",
+    manualSorting: true,
+    state: {
+      columnSizing: sizing,
+      columnPinning: { left: ["select", "sys/id", ...pinned.filter((p) => p !== "sys/id")] },
+      columnOrder: ["select", ...shownColumns],
+    },
+    onColumnSizingChange: setSizing,
+  });
+
+  const scroller = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+  });
+
+  const leafColumns = [...table.getLeftVisibleLeafColumns(), ...table.getCenterVisibleLeafColumns()];
+  const totalWidth = leafColumns.reduce((a, c) => a + c.getSize(), 0);
+
+  const toggleSort = (path: string) => {
+    setParams((p) => {
+      let next = setParam(p, "sort", path);
+      next = setParam(next, "asc", path === sortBy ? (ascending ? null : "1") : null);
+      return next;
+    });
+  };
+  const moveColumn = (from: string, to: string) => {
+    const list = shownColumns.filter((c) => !["sys/id"].includes(c));
+    const a = list.indexOf(from);
+    const b = list.indexOf(to);
+    if (a < 0 || b < 0) return;
+    list.splice(b, 0, list.splice(a, 1)[0]);
+    update("cols", list.filter((c) => !["sys/name", "sys/state", "sys/tags"].includes(c)));
+  };
+  const toggleColumn = (path: string) =>
+    update("cols", columns.includes(path) ? columns.filter((c) => c !== path) : [...columns, path]);
+  const togglePin = (path: string) => update("pin", pinned.includes(path) ? pinned.filter((p) => p !== path) : [...pinned, path]);
+  const toggleSelect = (id: string) => {
+    const next = new Set(selected);
+    if (next.has(id)) next.delete(id);
+    else next.add(id);
+    update("sel", [...next]);
+  };
+
+  const edit = useMutation({
+    mutationFn: async (action: { kind: "tags"; add: string[]; remove: string[] } | { kind: "trash" | "restore" }) => {
+      const run_ids = [...selected];
+      const path = { params: { path: projectParams(project) } };
+      if (action.kind === "tags")
+        return unwrap(api.POST("/api/v1/projects/{workspace}/{project}/runs/tags", { ...path, body: { run_ids, add: action.add, remove: action.remove } }));
+      if (action.kind === "trash") return unwrap(api.POST("/api/v1/projects/{workspace}/{project}/runs/trash", { ...path, body: { run_ids } }));
+      return unwrap(api.POST("/api/v1/projects/{workspace}/{project}/runs/restore", { ...path, body: { run_ids } }));
+    },
+    onSuccess: async (_data, action) => {
+      if (action.kind !== "tags") update("sel", null);
+      await client.invalidateQueries({ queryKey: ["runs"] });
+    },
+  });
+
+  return (
+    <section className="page runs-page">
+      <div className="toolbar">
+        <QueryBar value={query} paths={(paths.data ?? []).map((p) => p.path)} error={queryError} onSubmit={(v) => update("q", v)} />
+        <div className="anchor">
+          <button onClick={() => setPicker((v) => !v)} data-testid="add-column">
+            Columns
+          </button>
+          {picker ? (
+            <ColumnPicker paths={paths.data ?? []} shown={shownColumns} onToggle={toggleColumn} onClose={() => setPicker(false)} />
+          ) : null}
+        </div>
+        <div className="anchor">
+          <button onClick={() => setViewsOpen((v) => !v)} data-testid="views-button">
+            Views
+          </button>
+          {viewsOpen ? (
+            <ViewsMenu
+              project={project}
+              current={{ query, columns, sort_by: sortBy, ascending }}
+              onApply={(v) => {
+                setParams((p) => {
+                  let n = setParam(p, "q", v.query);
+                  n = setParam(n, "cols", v.columns.length ? v.columns : [""]);
+                  n = setParam(n, "sort", v.sort_by);
+                  n = setParam(n, "asc", v.ascending ? "1" : null);
+                  return n;
+                });
+                setViewsOpen(false);
+              }}
+            />
+          ) : null}
+        </div>
+        <label className="check">
+          <input type="checkbox" checked={trash} onChange={() => update("trash", trash ? null : "1")} /> Trash
+        </label>
+      </div>
+      <div className="toolbar selection-bar">
+        <span data-testid="row-count">
+          {rows.length}
+          {runs.hasNextPage ? "+" : ""} runs
+        </span>
+        <span>· {selected.size} selected</span>
+        <button
+          disabled={selected.size === 0}
+          data-testid="compare-button"
+          onClick={() => navigate(`/p/${workspace}/${name}/compare?runs=${[...selected].join(",")}`)}
+        >
+          Compare
+        </button>
+        <button className="link" disabled={selected.size === 0} onClick={() => update("sel", null)}>
+          clear
+        </button>
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (tagDraft.trim() && selected.size) edit.mutate({ kind: "tags", add: [tagDraft.trim()], remove: [] });
+          }}
+        >
+          <input placeholder="tag" aria-label="bulk tag" value={tagDraft} onChange={(e) => setTagDraft(e.target.value)} size={10} />
+          <button type="submit" disabled={!selected.size || !tagDraft.trim()}>
+            Add tag
+          </button>
+          <button
+            type="button"
+            disabled={!selected.size || !tagDraft.trim()}
+            onClick={() => edit.mutate({ kind: "tags", add: [], remove: [tagDraft.trim()] })}
+          >
+            Remove tag
+          </button>
+        </form>
+        {trash ? (
+          <button disabled={!selected.size} onClick={() => edit.mutate({ kind: "restore" })} data-testid="restore">
+            Restore
+          </button>
+        ) : (
+          <button disabled={!selected.size} onClick={() => edit.mutate({ kind: "trash" })} data-testid="trash">
+            Move to trash
+          </button>
+        )}
+        {edit.isError ? <span className="error">{errorDetail(edit.error).detail}</span> : null}
+      </div>
+      <div className="grid-scroll" ref={scroller} data-testid="runs-table">
+        <div className="grid" style={{ width: totalWidth, height: virtualizer.getTotalSize() + ROW_HEIGHT }}>
+          <div className="grid-row grid-head" style={{ width: totalWidth }}>
+            {leafColumns.map((col) => {
+              const path = col.id;
+              const isPinned = col.getIsPinned() === "left";
+              const header = table.getFlatHeaders().find((h) => h.column.id === path)!;
+              return (
+                <div
+                  key={path}
+                  className={`grid-cell head ${isPinned ? "pinned" : ""}`}
+                  style={{ width: col.getSize(), left: isPinned ? col.getStart("left") : undefined }}
+                  draggable={path !== "select" && path !== "sys/id"}
+                  onDragStart={(e) => e.dataTransfer.setData("text/x-column", path)}
+                  onDragOver={(e) => e.preventDefault()}
+                  onDrop={(e) => moveColumn(e.dataTransfer.getData("text/x-column"), path)}
+                  data-column={path}
+                >
+                  {path === "select" ? (
+                    <input
+                      type="checkbox"
+                      aria-label="select all loaded runs"
+                      checked={rows.length > 0 && selected.size === rows.length}
+                      onChange={() => update("sel", selected.size === rows.length ? null : rows.map(runIdOf))}
+                    />
+                  ) : (
+                    <>
+                      <button className="sort" onClick={() => toggleSort(path)} title={`sort by ${path}`}>
+                        {flexRender(col.columnDef.header, header.getContext())}
+                        {sortBy === path ? (ascending ? " ▲" : " ▼") : ""}
+                      </button>
+                      {path !== "sys/id" ? (
+                        <span className="head-tools">
+                          <button className="icon" title={isPinned ? "unpin" : "pin"} aria-label={`pin ${path}`} onClick={() => togglePin(path)}>
+                            {isPinned ? "◆" : "◇"}
+                          </button>
+                          {columns.includes(path) ? (
+                            <button className="icon" title="remove column" aria-label={`remove ${path}`} onClick={() => toggleColumn(path)}>
+                              ×
+                            </button>
+                          ) : null}
+                        </span>
+                      ) : null}
+                      <span
+                        className={`resizer ${col.getIsResizing() ? "active" : ""}`}
+                        onMouseDown={header.getResizeHandler()}
+                        onTouchStart={header.getResizeHandler()}
+                      />
+                    </>
+                  )}
+                </div>
+              );
+            })}
+          </div>
+          {virtualizer.getVirtualItems().map((item) => {
+            const row = rows[item.index];
+            const id = runIdOf(row);
+            return (
+              <div
+                key={id}
+                className={`grid-row ${selected.has(id) ? "selected" : ""}`}
+                style={{ transform: `translateY(${item.start + ROW_HEIGHT}px)`, width: totalWidth }}
+                data-run={id}
+              >
+                {leafColumns.map((col) => {
+                  const isPinned = col.getIsPinned() === "left";
+                  return (
+                    <div
+                      key={col.id}
+                      className={`grid-cell ${isPinned ? "pinned" : ""}`}
+                      style={{ width: col.getSize(), left: isPinned ? col.getStart("left") : undefined }}
+                    >
+                      {col.id === "select" ? (
+                        <input type="checkbox" aria-label={`select ${id}`} checked={selected.has(id)} onChange={() => toggleSelect(id)} />
+                      ) : (
+                        <Cell row={row} path={col.id} now={now} project={project} />
+                      )}
+                    </div>
+                  );
+                })}
+              </div>
+            );
+          })}
+        </div>
+        {runs.isPending ? <p className="loading">Loading runs…</p> : null}
+        {!runs.isPending && rows.length === 0 && !queryError ? <p className="muted empty">No runs match.</p> : null}
+      </div>
+    </section>
+  );
+}
