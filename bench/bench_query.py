@@ -155,7 +155,8 @@ def build(db_url: str, home: Path, runs: int, points: int, long_points: int) -> 
     store.checkpoint()
     store.close()
     print(
-        f"built {runs} runs x 100 fields and a {long_points:,}-point series in {time.perf_counter() - started:.1f} s"
+        f"built {runs} runs x 100 fields and a {long_points:,}-point series",
+        f"in {time.perf_counter() - started:.1f} s",
     )
     return long_run.id
 
@@ -279,7 +280,8 @@ def main() -> None:
 
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(
-        f"\n{backend}, {args.runs:,} runs x 100 fields, {args.points:,} points per series, cpu count {os.cpu_count()}"
+        f"\n{backend}, {args.runs:,} runs x 100 fields, {args.points:,} points per series,",
+        f"cpu count {os.cpu_count()}",
     )
     print(f"{'figure':<58} {'median':>10}  note")
     for name, seconds, note in rows:
