@@ -372,8 +372,8 @@ def test_fetch_runs_table_with_neptune_arguments(monkeypatch: pytest.MonkeyPatch
         project.fetch_runs_table(limit=0)
     with pytest.raises(exceptions.NeptuneUserApiInputException):
         project.fetch_runs_table(query='`sys/owner`:string = "x"', owner="x")
-    with pytest.raises(exceptions.NeptuneUnsupportedFunctionalityException):
-        project.fetch_runs_table(query='`sys/owner`:string = "x"')
+    assert len(project.fetch_runs_table(query='`sys/owner`:string = "nobody"').to_pandas()) == 0
+    assert len(project.fetch_runs_table(query="`index`:int >= 1 AND `index`:int <= 2").to_pandas()) == 2
     legacy = neptune.get_project(name=PROJECT, api_token="ANONYMOUS")
     assert len(legacy.fetch_runs_table()) == 3
     with pytest.raises(exceptions.NeptuneUserApiInputException):

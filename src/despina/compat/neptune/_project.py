@@ -208,21 +208,19 @@ class Project:
         `id`, `state` ("active" = running, "inactive" = finished, failed or crashed) and `owner` keep
         runs matching any value given; `tag` (or `tags`) keeps runs having all of them; `columns` limits
         the fields read (`sys/id` and `sort_by` always come); runs are never trashed in Despina, so
-        `trashed=True` gives an empty table. NQL `query` strings are not supported.
+        `trashed=True` gives an empty table. An NQL `query` (`` `train/acc`:float > 0.9 AND ... ``) is
+        compiled to SQL by Despina's query language, which reads Neptune's spellings.
         """
-        if query is not None:
-            if any(item is not None for item in (id, state, owner, tag, tags)):
-                raise NeptuneUserApiInputException(
-                    "query cannot be combined with id, state, owner or tag; use either"
-                )
-            raise NeptuneUnsupportedFunctionalityException(
-                "NQL queries are not supported by Despina yet; filter with id=, state=, owner= and tag="
+        if query is not None and any(item is not None for item in (id, state, owner, tag, tags)):
+            raise NeptuneUserApiInputException(
+                "query cannot be combined with id, state, owner or tag; use either"
             )
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
             raise ValueError(f"limit must be a positive int, not {limit!r}")
         wanted_tags = [*(_as_list(tag) or []), *(_as_list(tags) or [])]
         wanted_columns = None if columns is None else list(dict.fromkeys(["sys/id", *columns]))
         table = self._project.fetch_runs_table(
+            query=query,
             owner=owner,
             tags=wanted_tags or None,
             state=_states(state),
