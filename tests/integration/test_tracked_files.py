@@ -268,3 +268,23 @@ def test_an_identical_file_uploaded_twice_is_stored_once(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert second["model"].fetch().sha256 == first["model"].fetch().sha256
+
+
+def test_all_runs_on_one_data_version_are_one_query(
+    start: Callable[..., despina.Run], tmp_path: Path
+) -> None:
+    first = _write(tmp_path / "v1", {"a.csv": "1", "b.csv": "2"})
+    second = _write(tmp_path / "v2", {"a.csv": "1", "b.csv": "changed"})
+    hashes = []
+    for folder in (first, first, second):
+        run = start()
+        job = run["datasets/train"].track_files(folder, wait=True)
+        assert job.artifact is not None
+        hashes.append(job.artifact.hash)
+        run.stop()
+    assert hashes[0] == hashes[1] != hashes[2]
+    project = despina.init_project(PROJECT, mode="read-only")
+    same = project.fetch_runs_table(query=f'datasets/train = "{hashes[0]}"').to_pandas()
+    assert len(same) == 2 and set(same["datasets/train"]) == {hashes[0]}
+    other = project.fetch_runs_table(query=f'datasets/train != "{hashes[0]}"').to_pandas()
+    assert other["datasets/train"].tolist() == [hashes[2]]

@@ -166,7 +166,10 @@ class _Compiler:
                 _series(path, t.series.c.type == ft.FLOAT_SERIES, _cmp(t.series.c.last_float, op, value)),
             )
         conditions = [
-            _field(path, t.fields.c.type == ft.STRING, _cmp(t.fields.c.text_value, op, value)),
+            # A tracked-files (artifact) field compares by its set hash, kept in text_value.
+            _field(
+                path, t.fields.c.type.in_((ft.STRING, ft.ARTIFACT)), _cmp(t.fields.c.text_value, op, value)
+            ),
             _series(path, t.series.c.type == ft.STRING_SERIES, _cmp(t.series.c.last_text, op, value)),
         ]
         when = parse_datetime(value)
