@@ -17,6 +17,7 @@ from despina.store.base import (
     SeriesBuckets,
     SeriesData,
 )
+from despina.store.runs_columns import RunsColumns
 from despina.store.series_table import SeriesTable
 
 
@@ -80,6 +81,35 @@ class Backend(ABC):
     ) -> RunsPage:
         """A page of the runs table (see `Store.query_runs`); `limit=None` reads every page."""
         raise NotImplementedError(f"{type(self).__name__} cannot query runs")
+
+    def query_runs_columns(
+        self,
+        project: str,
+        *,
+        query: str | None = None,
+        columns: Sequence[str] | None = None,
+        sort_by: str = "sys/creation_time",
+        ascending: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+    ) -> RunsColumns:
+        """`query_runs` as typed columns of table cells (see `despina.store.runs_columns`)."""
+        page = self.query_runs(
+            project,
+            query=query,
+            columns=columns,
+            sort_by=sort_by,
+            ascending=ascending,
+            limit=limit,
+            cursor=cursor,
+            owner=owner,
+            tags=tags,
+            state=state,
+        )
+        return RunsColumns.from_rows(page.rows, page.next_cursor)
 
     def series_table(
         self,

@@ -21,6 +21,7 @@ from despina.store.base import (
     SeriesData,
     Store,
 )
+from despina.store.runs_columns import RunsColumns
 from despina.store.series_table import SeriesTable
 from despina.store.sql.store import SqlStore, open_embedded_store
 
@@ -95,6 +96,33 @@ class LocalBackend(Backend):
         state: Sequence[str] | None = None,
     ) -> RunsPage:
         return self.store.query_runs(
+            project,
+            query=query,
+            columns=columns,
+            sort_by=sort_by,
+            ascending=ascending,
+            limit=limit,
+            cursor=cursor,
+            owner=owner,
+            tags=tags,
+            state=state,
+        )
+
+    def query_runs_columns(
+        self,
+        project: str,
+        *,
+        query: str | None = None,
+        columns: Sequence[str] | None = None,
+        sort_by: str = "sys/creation_time",
+        ascending: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+    ) -> RunsColumns:
+        return self.store.query_runs_columns(
             project,
             query=query,
             columns=columns,

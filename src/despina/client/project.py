@@ -12,6 +12,7 @@ from despina.config import read_settings
 from despina.exceptions import DespinaConfigError
 from despina.query import parse_operand
 from despina.store.base import FieldValue
+from despina.store.runs_columns import RunsColumns, cell
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,27 +27,12 @@ def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _cell(field: FieldValue) -> Any:
-    """What a field shows as in a table cell."""
-    if field.type in ft.SERIES_TYPES:
-        last = field.value.last
-        return last.name if field.type == ft.FILE_SERIES and last is not None else last
-    if field.type == ft.STRING_SET:
-        return ",".join(sorted(field.value))
-    if field.type == ft.FILE:
-        return field.value.name
-    if field.type == ft.FILE_SET:
-        return ",".join(sorted(field.value))
-    if field.type == ft.ARTIFACT:
-        return field.value.hash  # the data version, as `datasets/train = "<hash>"` filters it
-    return field.value
-
-
 class RunsTable:
     """Rows of a project's runs; one column per field path.
 
-    Rows that come `presorted` (from the store, which sorts and limits in SQL) keep their order;
-    otherwise `to_rows` sorts them by `sort_by`'s cell value.
+    `fetch_runs_table` builds it from typed columns (`of_columns`: the store's columnar read, Arrow
+    over HTTP), in the store's order. A table of row dicts (`RunsTable(rows, ...)`) keeps its order
+    when `presorted`; otherwise `to_rows` sorts the rows by `sort_by`'s cell value.
     """
 
     def __init__(
@@ -63,12 +49,36 @@ class RunsTable:
         self._ascending = ascending
         self._limit = limit
         self._presorted = presorted
+        self._columns: RunsColumns | None = None
+
+    @classmethod
+    def of_columns(cls, columns: RunsColumns) -> RunsTable:
+        """A table of typed columns, in their order (the store sorted and limited them)."""
+        table = cls([], "sys/id", True, None, presorted=True)
+        table._columns = columns
+        return table
+
+    def select(self, run_ids: Iterable[str] | None = None, limit: int | None = None) -> RunsTable:
+        """The runs among `run_ids` (when given), in this table's order, at most `limit` of them."""
+        if self._columns is not None:
+            return RunsTable.of_columns(self._columns.select(run_ids, limit))
+        rows = self._rows
+        if run_ids is not None:
+            keep = set(run_ids)
+            rows = [row for row in rows if "sys/id" in row and row["sys/id"].value in keep]
+        return RunsTable(rows, self._sort_by, self._ascending, limit, presorted=self._presorted)
 
     def __len__(self) -> int:
+        if self._columns is not None:
+            return self._columns.length
         return len(self._rows) if self._limit is None else min(self._limit, len(self._rows))
 
     def to_rows(self) -> list[dict[str, Any]]:
-        rows = [{path: _cell(field) for path, field in row.items()} for row in self._rows]
+        """One dict per run: path -> cell (a series as its last value, a set as its sorted members
+        joined with ","), for the fields the run has."""
+        if self._columns is not None:
+            return self._columns.to_rows()
+        rows = [{path: cell(field) for path, field in row.items()} for row in self._rows]
         if self._presorted:
             return rows if self._limit is None else rows[: self._limit]
         present = [r for r in rows if r.get(self._sort_by) is not None]
@@ -84,6 +94,8 @@ class RunsTable:
         """A DataFrame: `sys/id` first, then the other columns sorted by path."""
         import pandas as pd
 
+        if self._columns is not None:
+            return self._columns.to_pandas()
         rows = self.to_rows()
         seen: dict[str, set[str]] = {}
         for row in self._rows:
@@ -159,7 +171,7 @@ class Project:
             raise ValueError(f"limit must be a non-negative int, not {limit!r}")
         sort_path = parse_operand(sort_by).path
         wanted = None if columns is None else list(dict.fromkeys(["sys/id", *columns, sort_path]))
-        page = self._backend.query_runs(
+        columns_read = self._backend.query_runs_columns(
             self.name,
             query=query,
             columns=wanted,
@@ -170,7 +182,7 @@ class Project:
             tags=_as_list(tags),
             state=states,
         )
-        return RunsTable(page.rows, sort_by, ascending, limit, presorted=True)
+        return RunsTable.of_columns(columns_read)
 
     def fetch_series(
         self,

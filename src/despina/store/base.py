@@ -24,12 +24,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
 from despina.client.operations import Operation
+
+if TYPE_CHECKING:
+    from despina.store.runs_columns import RunsColumns
 
 RUN_STATES = ("running", "finished", "failed", "crashed")
 
@@ -249,6 +252,38 @@ class Store(ABC):
         always comes). Raises QueryError for a query or sort key that is not valid.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot query runs")
+
+    def query_runs_columns(
+        self,
+        project: str,
+        *,
+        query: str | None = None,
+        columns: Sequence[str] | None = None,
+        sort_by: str = "sys/creation_time",
+        ascending: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+    ) -> RunsColumns:
+        """`query_runs` as typed columns of table cells (see `despina.store.runs_columns`); a store
+        with a columnar read answers without a Python object per cell."""
+        from despina.store.runs_columns import RunsColumns
+
+        page = self.query_runs(
+            project,
+            query=query,
+            columns=columns,
+            sort_by=sort_by,
+            ascending=ascending,
+            limit=limit,
+            cursor=cursor,
+            owner=owner,
+            tags=tags,
+            state=state,
+        )
+        return RunsColumns.from_rows(page.rows, page.next_cursor)
 
     def series_many(
         self,
