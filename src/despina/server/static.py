@@ -71,7 +71,8 @@ _NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Despina</title>
 
 
 class StaticBundle:
-    """The bundle's files, read and compressed at most once each."""
+    """The bundle's files, read and compressed at most once each (index.html is small and read anew,
+    so a rebuilt bundle shows without a restart)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -106,7 +107,8 @@ class StaticBundle:
         compressed = gzipped and textual and len(body) >= GZIP_MIN_BYTES
         if compressed:
             body = gzip.compress(body, compresslevel=9, mtime=0)
-        self._cache[key] = (body, media_type, compressed)
+        if relative != INDEX:  # assets have hashed names; index.html names the current build
+            self._cache[key] = (body, media_type, compressed)
         return body, media_type, compressed
 
 

@@ -117,7 +117,7 @@ function formatNumber(n: number): string {
   if (!Number.isFinite(n)) return n > 0 ? "∞" : "-∞";
   if (Number.isInteger(n)) return String(n);
   const abs = Math.abs(n);
-  if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return n.toExponential(4);
+  if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return n.toExponential(4).replace(/\.?0+e/, "e");
   return String(Number(n.toPrecision(6)));
 }
 

@@ -29,6 +29,16 @@ export interface ChartProps {
   testId?: string;
 }
 
+function padded(_u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  if (min === max) {
+    const pad = Math.abs(min) * 0.1 || 1;
+    return [min - pad, max + pad];
+  }
+  const pad = (max - min) * 0.02;
+  return [min - pad, max + pad];
+}
+
 /** Non-finite (and, on a log scale, non-positive) values are gaps, not points at infinity. */
 function cleanY(y: ArrayLike<number>, log: boolean): (number | null)[] | ArrayLike<number> {
   let dirty = false;
@@ -71,7 +81,8 @@ export function Chart(props: ChartProps) {
 
   useEffect(() => {
     const el = box.current;
-    if (!el) return;
+    // uPlot's faceted mode needs a series to place its x scale: nothing to draw yet is an empty box.
+    if (!el || series.length === 0) return;
     const width = Math.max(200, el.clientWidth);
     const opts: uPlot.Options = {
       mode: 2,
@@ -80,8 +91,9 @@ export function Chart(props: ChartProps) {
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: true }, points: { show: false } },
       scales: {
-        x: { time: xTime, auto: true, distr: logX ? 3 : 1 },
-        y: { auto: true, distr: logY ? 3 : 1 },
+        // A range of one value (every point at one x or y) would give uPlot no ticks to draw: pad it.
+        x: { time: xTime, auto: true, distr: logX ? 3 : 1, range: logX ? undefined : padded },
+        y: { auto: true, distr: logY ? 3 : 1, range: logY ? undefined : padded },
       },
       axes: [
         { label: xLabel, stroke: "#555", grid: { stroke: "#eee" } },
@@ -156,7 +168,9 @@ export function Chart(props: ChartProps) {
           </button>
         ) : null}
       </figcaption>
-      <div ref={box} className="chart-canvas" />
+      <div ref={box} className="chart-canvas" style={series.length ? undefined : { height }}>
+        {series.length ? null : <span className="muted">no points</span>}
+      </div>
     </figure>
   );
 }

@@ -10,7 +10,7 @@ export function downsampleNote(views: (SeriesView | undefined)[]): string | null
   const sampled = views.filter((v): v is SeriesView => !!v && !v.exact);
   if (!sampled.length) return null;
   const total = sampled.reduce((a, v) => a + v.total, 0);
-  return `downsampled: ${total.toLocaleString()} points as min/max per ${CHART_BUCKETS} buckets — drag to zoom for every point`;
+  return `downsampled: ${total.toLocaleString()} points, min/max kept · drag to zoom`;
 }
 
 /**

@@ -215,7 +215,7 @@ export function ComparePage() {
       ) : null}
       {tab === "parallel" ? <Parallel rows={rows} params={params_} seriesPaths={seriesPaths} chosen={getList(params, "axes")} onAxes={(a) => set("axes", a)} /> : null}
       {tab === "scatter" ? (
-        <Scatter rows={rows} paths={allPaths} x={params.get("sx") ?? params_[0] ?? ""} y={params.get("sy") ?? seriesPaths[0] ?? ""} onX={(v) => set("sx", v)} onY={(v) => set("sy", v)} />
+        <Scatter rows={rows} paths={allPaths} x={params.get("sx") ?? differing[0] ?? params_[0] ?? ""} y={params.get("sy") ?? seriesPaths[0] ?? ""} onX={(v) => set("sx", v)} onY={(v) => set("sy", v)} />
       ) : null}
     </section>
   );

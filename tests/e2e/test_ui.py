@@ -1,0 +1,248 @@
+"""The web UI in Chromium: every page opened, filtered, sorted, compared, zoomed and watched live."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_browser import ServerThread, UiServer, require_browser, screenshot, ui_settings
+from ui_seed import PROJECT, client_env, quiet_run
+
+from despina.server.app import create_app, open_state
+
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
+
+pytestmark = pytest.mark.slow
+TABLE = f"/p/{PROJECT}"
+
+
+def rows(page: Any) -> list[str]:
+    return page.locator("[data-run]").evaluate_all("els => els.map(e => e.dataset.run)")
+
+
+def wait_rows(page: Any, count: int) -> None:
+    # Playwright's own waits: wait_for_function evaluates a string, which our CSP (rightly) refuses.
+    expect(page.locator("[data-run]")).to_have_count(count, timeout=10_000)
+
+
+def wait_first_row(page: Any, run_id: str) -> None:
+    expect(page.locator("[data-run]").first).to_have_attribute("data-run", run_id, timeout=10_000)
+
+
+def drag_across(page: Any, chart: Any, start: float, end: float) -> None:
+    over = chart.locator(".u-over")
+    box = over.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * start, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * (start + end) / 2, y, steps=4)
+    page.mouse.move(box["x"] + box["width"] * end, y, steps=4)
+    page.mouse.up()
+
+
+def test_projects_page_lists_runs_and_activity(page: Any, ui_server: UiServer) -> None:
+    page.goto(ui_server.url)
+    link = page.get_by_role("link", name=PROJECT)
+    link.wait_for()
+    row = page.locator("tr", has=link)
+    assert row.get_by_test_id("run-count").inner_text(timeout=10_000) in {"6", "7", "8"}
+    assert "ago" in row.inner_text()
+    screenshot(page, "1-projects")
+
+
+def test_runs_table_filter_sort_and_columns(page: Any, ui_server: UiServer) -> None:
+    page.goto(ui_server.url + TABLE)
+    page.wait_for_selector("[data-run]")
+    assert set(ui_server.run_ids) <= set(rows(page))
+
+    # Add a column from the searchable list of the project's fields.
+    page.get_by_test_id("add-column").click()
+    picker = page.get_by_test_id("column-picker")
+    picker.get_by_placeholder("Search fields…").fill("parameters/lr")
+    picker.get_by_label(re.compile("parameters/lr")).click()
+    page.locator('[data-column="parameters/lr"]').wait_for()
+    assert "cols=" in page.url and "parameters%2Flr" in page.url
+    picker.get_by_role("button", name="close").click()
+
+    # Sort by it: descending first, then ascending.
+    page.get_by_title("sort by parameters/lr").click()
+    page.wait_for_url(re.compile(r"sort=parameters"))
+    wait_first_row(page, "VIS-1")
+    page.get_by_title("sort by parameters/lr").click()
+    page.wait_for_url(re.compile(r"asc=1"))
+    wait_first_row(page, "VIS-6")
+
+    # Filter with the query language, with completion of field paths.
+    query = page.get_by_test_id("query")
+    query.fill("parameters/opt")
+    page.get_by_test_id("completions").get_by_text("parameters/optimizer").wait_for()
+    query.press("Tab")
+    assert query.input_value() == "parameters/optimizer "
+    query.type('= "adam"')
+    query.press("Enter")
+    query.press("Enter")
+    wait_rows(page, 3)
+    assert set(rows(page)) == {"VIS-2", "VIS-3", "VIS-5"}
+    assert "q=parameters" in page.url
+    screenshot(page, "2-runs-table")
+
+    # A syntax error is shown under the bar, pointing at the place.
+    query.fill("parameters/lr >")
+    query.press("Escape")
+    query.press("Enter")
+    error = page.get_by_test_id("query-error")
+    error.wait_for()
+    assert "expected a value" in error.inner_text()
+
+
+def test_tags_trash_and_restore(page: Any, ui_server: UiServer) -> None:
+    with client_env(ui_server.url, ui_server.root / "client"):
+        run = quiet_run(name="to-trash")
+        run_id = run["sys/id"].fetch()
+        run.stop()
+    page.goto(ui_server.url + TABLE + '?q=sys/name = "to-trash"')
+    wait_rows(page, 1)
+    page.get_by_label(f"select {run_id}").click()
+    page.get_by_label("bulk tag").fill("keep-me")
+    page.get_by_role("button", name="Add tag").click()
+    page.locator(f'[data-run="{run_id}"] .tag', has_text="keep-me").wait_for()
+    page.get_by_test_id("trash").click()
+    wait_rows(page, 0)
+    page.get_by_label("Trash").click()
+    wait_rows(page, 1)
+    page.get_by_label(f"select {run_id}").click()
+    page.get_by_test_id("restore").click()
+    wait_rows(page, 0)
+    page.get_by_label("Trash").click()
+    wait_rows(page, 1)
+
+
+def test_saved_view_restores_query_and_columns(page: Any, ui_server: UiServer) -> None:
+    page.goto(ui_server.url + TABLE + '?q=sys/tags contains "sweep"&cols=score')
+    wait_rows(page, 3)
+    page.get_by_test_id("views-button").click()
+    page.get_by_label("view name").fill("sweep runs")
+    page.get_by_role("button", name="Save view").click()
+    page.get_by_test_id("views").get_by_role("button", name="sweep runs", exact=True).wait_for()
+    page.goto(ui_server.url + TABLE)
+    page.wait_for_selector("[data-run]")
+    page.get_by_test_id("views-button").click()
+    page.get_by_test_id("views").get_by_role("button", name="sweep runs", exact=True).click()
+    wait_rows(page, 3)
+    page.locator('[data-column="score"]').wait_for()
+
+
+def test_select_runs_and_compare(page: Any, ui_server: UiServer) -> None:
+    page.goto(ui_server.url + TABLE + '?q=sys/name matches "resnet"')
+    wait_rows(page, 6)
+    for run_id in ("VIS-1", "VIS-2", "VIS-4"):
+        page.get_by_label(f"select {run_id}").click()
+    page.get_by_test_id("compare-button").click()
+    page.wait_for_url(re.compile(r"/compare\?runs="))
+    legend = page.get_by_test_id("legend")
+    legend.get_by_text("lr=0.1", exact=False).wait_for()
+    # The legend names what differs (lr, optimizer), not what all three share (batch_size).
+    assert "optimizer=sgd" in legend.inner_text() and "batch_size" not in legend.inner_text()
+    chart = page.get_by_test_id("compare-chart-train/loss")
+    chart.locator("canvas").wait_for()
+    expect(chart).not_to_have_attribute("data-points", "0")
+    screenshot(page, "4-compare-charts")
+
+    page.get_by_role("button", name="table").click()
+    page.get_by_test_id("only-diff").click()
+    table = page.get_by_test_id("side-by-side")
+    assert "parameters/lr" in table.inner_text()
+    assert "parameters/batch_size" not in table.inner_text()
+    screenshot(page, "4-compare-table")
+
+    page.get_by_role("button", name="parallel").click()
+    expect(page.get_by_test_id("parallel-coords").locator("polyline")).to_have_count(3)
+    screenshot(page, "4-compare-parallel")
+
+    page.get_by_role("button", name="scatter").click()
+    page.get_by_test_id("scatter").locator("canvas").wait_for()
+    screenshot(page, "4-compare-scatter")
+
+
+def test_run_page_charts_zoom_and_files(page: Any, ui_server: UiServer) -> None:
+    page.goto(f"{ui_server.url}{TABLE}/runs/VIS-1")
+    chart = page.get_by_test_id("chart-train/loss")
+    note = chart.get_by_test_id("downsampled")
+    note.wait_for()
+    assert "5,000 points" in note.inner_text()
+    screenshot(page, "3-run-charts")
+
+    # Zoom into a narrow range: the URL holds it and the chart reads it at full resolution.
+    drag_across(page, chart, 0.40, 0.45)
+    page.wait_for_url(re.compile(r"zoom="))
+    chart.get_by_text("all points").wait_for()
+    zoom = re.search(r"zoom=([^&]+)", page.url)
+    assert zoom is not None
+    low, high = (float(v) for v in zoom.group(1).replace("%2C", ",").split(","))
+    assert 0 < low < high < 5000
+    screenshot(page, "3-run-zoomed")
+
+    page.get_by_role("button", name="fields").click()
+    tree = page.get_by_test_id("field-tree")
+    assert "optimizer" in tree.inner_text() and "sgd" in tree.inner_text()
+    screenshot(page, "3-run-fields")
+
+    page.get_by_role("button", name="files").click()
+    page.get_by_role("button", name="reports/metrics").click()
+    expect(page.get_by_test_id("csv-table").locator("tr")).to_have_count(3)
+    page.get_by_role("button", name="reports/figure").click()
+    frame = page.frame_locator("iframe.html-preview")
+    frame.get_by_text("figure script ran").wait_for()
+    screenshot(page, "3-run-files")
+
+    page.get_by_role("button", name="media").click()
+    gallery = page.get_by_test_id("image-series")
+    gallery.locator("img").wait_for()
+    slider = gallery.get_by_role("slider")
+    slider.fill("0")
+    gallery.get_by_text("step 0").wait_for()
+    screenshot(page, "3-run-media")
+
+
+def test_a_live_point_arrives(page: Any, ui_server: UiServer) -> None:
+    with client_env(ui_server.url, ui_server.root / "client"):
+        run = quiet_run(name="live", flush_period=0.2)
+        try:
+            run["train/loss"].extend([1.0 / (s + 1) for s in range(20)])
+            run.wait()
+            run_id = run["sys/id"].fetch()
+            page.goto(f"{ui_server.url}{TABLE}/runs/{run_id}")
+            chart = page.get_by_test_id("chart-train/loss")
+            expect(chart).to_have_attribute("data-points", "20", timeout=10_000)
+            page.wait_for_timeout(700)  # the stream is open
+            run["train/loss"].append(math.pi)
+            expect(chart).to_have_attribute("data-points", "21", timeout=10_000)
+            screenshot(page, "3-run-live")
+        finally:
+            run.stop()
+
+
+def test_login_page_when_the_server_requires_it(page: Any, tmp_path: Path) -> None:
+    require_browser()
+    settings = ui_settings(tmp_path, auth_required=True)
+    state = open_state(settings)
+    state.access.create_user("sophia", "correct horse battery", admin=True)
+    thread = ServerThread(create_app(settings, state)).start()
+    try:
+        page.goto(thread.url + "/p/team/x")
+        page.wait_for_url(re.compile(r"/login\?next="))
+        screenshot(page, "0-login")
+        page.get_by_label("Username").fill("sophia")
+        page.get_by_label("Password").fill("wrong")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("alert").get_by_text("wrong username or password").wait_for()
+        page.get_by_label("Password").fill("correct horse battery")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r"/p/team/x$"))
+        page.get_by_text("sophia").wait_for()
+    finally:
+        thread.stop()
+        state.close()

@@ -1,0 +1,79 @@
+"""What the browser tests share: Debian's chromium and its flags, the server settings, screenshots."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from despina.server.settings import ServerSettings
+from despina.server.state import ServerState
+from despina.server.static import STATIC_DIR
+
+# The real-server harness of the integration tests (ServerThread), shared rather than copied.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from server_harness import ServerThread
+
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_FLAGS",
+    "ServerThread",
+    "UiServer",
+    "require_browser",
+    "screenshot",
+    "ui_settings",
+]
+
+CHROMIUM = "/usr/bin/chromium"
+# What works on these machines: no sandbox as root, no GPU, and no background connections (the
+# network is closed, and chromium would keep retrying them).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+
+
+@dataclass
+class UiServer:
+    url: str
+    state: ServerState
+    root: Path
+    run_ids: list[str]
+
+
+def ui_settings(root: Path, auth_required: bool = False) -> ServerSettings:
+    return ServerSettings(
+        db_url=f"sqlite:///{root / 'server.db'}",
+        blobs_url=str(root / "blobs"),
+        auth_required=auth_required,
+        secure_cookies=False,
+        upgrade_database=True,
+    )
+
+
+def require_browser() -> Any:
+    """Playwright's sync API, or a skip that says what is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    if not (STATIC_DIR / "index.html").is_file():
+        pytest.fail(f"the web UI is not built ({STATIC_DIR}): pip install -e . builds it (hatch_build.py)")
+    return sync_playwright
+
+
+def screenshot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
