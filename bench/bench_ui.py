@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Web UI benchmark (issue 6), measured in headless Chromium (Debian's, driven by Playwright).
+
+Figures (median of `--repeat` timings after one warm-up; each timing is a fresh page):
+
+- runs table: navigation to the first rows visible, 10,000 runs x 30 columns (`--runs`), the project
+  of bench/bench_query.py (built straight into the store's tables); then a scroll through 2,000 rows
+  at one step per frame, with the frames that took longer than 25 ms counted as dropped;
+- compare page: 100 runs (`--compare-runs`) x 3 series x 100,000 points (`--points`) from navigation
+  until every chart has drawn all its runs (downsampled to 1,000 buckets each);
+- live: a point appended by a running script (the client over HTTP) until it is in the open chart.
+
+    .venv/bin/python bench/bench_ui.py
+    .venv/bin/python bench/bench_ui.py --runs 1000 --compare-runs 10 --points 10000   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests" / "e2e")]
+
+from bench_query import COLUMNS, PROJECT, build  # noqa: E402
+from ui_browser import CHROMIUM, CHROMIUM_FLAGS, ServerThread, ui_settings  # noqa: E402
+from ui_seed import client_env, quiet_run  # noqa: E402
+
+from despina.client import field_types as ft  # noqa: E402
+from despina.client.operations import AppendPoints  # noqa: E402
+from despina.server.app import create_app, open_state  # noqa: E402
+from despina.store.base import RunCreate  # noqa: E402
+
+COMPARE_PROJECT = "bench/compare"
+SERIES = ("train/loss", "train/accuracy", "val/loss")
+FRAME_BUDGET_MS = 25.0
+
+
+def median_of(work: Callable[[], float], repeat: int) -> float:
+    work()  # warm-up: the server's caches and the browser's compiled bundle
+    return statistics.median(work() for _ in range(repeat))
+
+
+def seed_compare(state: Any, runs: int, points: int) -> list[str]:
+    """`runs` runs with three float series of `points` points each, through the store's ingest."""
+    ids = []
+    steps = np.arange(points, dtype=np.float64)
+    stamps = 1.7e9 + steps
+    for i in range(runs):
+        info, _ = state.store.create_run(RunCreate(project=COMPARE_PROJECT, owner="bench", name=f"c{i}"))
+        rng = np.random.default_rng(i)
+        ops = [
+            AppendPoints(
+                path, ft.FLOAT_SERIES, steps, stamps, np.exp(-steps / (points / 5)) + rng.random(points)
+            )
+            for path in SERIES
+        ]
+        state.store.ingest(COMPARE_PROJECT, info.id, "bench", list(enumerate(ops)), len(ops) - 1)
+        ids.append(info.id)
+    return ids
+
+
+def table_first_rows(browser: Any, url: str) -> float:
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    cols = ",".join(c for c in COLUMNS if c != "sys/tags")
+    started = time.perf_counter()
+    page.goto(f"{url}/p/{PROJECT}?cols={cols}")
+    page.locator("[data-run]").first.wait_for()
+    elapsed = time.perf_counter() - started
+    page.close()
+    return elapsed
+
+
+def table_scroll(browser: Any, url: str) -> tuple[int, int]:
+    """(frames, dropped frames) while scrolling 2,000 rows, one step per animation frame."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    cols = ",".join(c for c in COLUMNS if c != "sys/tags")
+    page.goto(f"{url}/p/{PROJECT}?cols={cols}")
+    page.locator("[data-run]").first.wait_for()
+    # Wait until the background pages of the table are in.
+    page.get_by_test_id("row-count").filter(has_not_text="+").wait_for(timeout=120_000)
+    result: list[int] = page.evaluate(
+        """async (budget) => {
+          const grid = document.querySelector('[data-testid="runs-table"]');
+          const frames = []; let last = performance.now();
+          for (let i = 0; i < 300; i++) {
+            grid.scrollTop += 213;  // about 6.7 rows per frame: 2,000 rows in 300 frames
+            await new Promise(requestAnimationFrame);
+            const now = performance.now(); frames.push(now - last); last = now;
+          }
+          return [frames.length, frames.filter(f => f > budget).length];
+        }""",
+        FRAME_BUDGET_MS,
+    )
+    page.close()
+    return result[0], result[1]
+
+
+def compare_drawn(browser: Any, url: str, run_ids: list[str], points: int) -> float:
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    started = time.perf_counter()
+    page.goto(f"{url}/p/{COMPARE_PROJECT}/compare?runs={','.join(run_ids)}&series={','.join(SERIES)}")
+    for path in SERIES:
+        chart = page.get_by_test_id(f"compare-chart-{path}")
+        # Drawn: the title no longer counts runs still loading, and every run has points on the canvas.
+        chart.locator(".chart-title").filter(has_not_text="loading").wait_for(timeout=120_000)
+        chart.locator("canvas").wait_for()
+    elapsed = time.perf_counter() - started
+    drawn = sum(
+        int(page.get_by_test_id(f"compare-chart-{p}").get_attribute("data-points") or 0) for p in SERIES
+    )
+    assert drawn > len(run_ids) * len(SERIES), f"only {drawn} points drawn"
+    page.close()
+    return elapsed
+
+
+def live_point(browser: Any, url: str, home: Path) -> float:
+    with client_env(url, home):
+        run = quiet_run(project=COMPARE_PROJECT, name="live", flush_period=0.1)
+        try:
+            run["train/loss"].extend([1.0 / (s + 1) for s in range(50)])
+            run.wait()
+            page = browser.new_page()
+            page.goto(f"{url}/p/{COMPARE_PROJECT}/runs/{run['sys/id'].fetch()}")
+            chart = page.get_by_test_id("chart-train/loss")
+            chart.and_(page.locator('[data-points="50"]')).wait_for()
+            page.wait_for_timeout(1000)  # the stream is open and quiet
+            started = time.perf_counter()
+            run["train/loss"].append(0.0)
+            chart.and_(page.locator('[data-points="51"]')).wait_for(timeout=30_000)
+            elapsed = time.perf_counter() - started
+            page.close()
+            return elapsed
+        finally:
+            run.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--compare-runs", type=int, default=100)
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        settings = ui_settings(root)
+        build(settings.db_url, root, args.runs, 10, 1000)
+        state = open_state(settings)
+        started = time.perf_counter()
+        run_ids = seed_compare(state, args.compare_runs, args.points)
+        print(f"built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        thread = ServerThread(create_app(settings, state)).start()
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+                first = median_of(lambda: table_first_rows(browser, thread.url), args.repeat)
+                frames, dropped = table_scroll(browser, thread.url)
+                compare = median_of(
+                    lambda: compare_drawn(browser, thread.url, run_ids, args.points), args.repeat
+                )
+                live = median_of(lambda: live_point(browser, thread.url, root / "client"), args.repeat)
+                browser.close()
+        finally:
+            thread.stop()
+            state.close()
+    n = args.compare_runs
+    print("| figure | median | goal |\n|---|---:|---:|")
+    print(f"| runs table {args.runs:,} x 30: first rows visible | {first * 1000:.0f} ms | <= 1 s |")
+    print(f"| runs table: frames over {FRAME_BUDGET_MS:.0f} ms while scrolling | {dropped} of {frames} | 0 |")
+    shape = f"{n} runs x 3 series x {args.points:,} points"
+    print(f"| compare {shape}: drawn | {compare * 1000:.0f} ms | <= 1.5 s |")
+    print(f"| live: appended point in the open chart | {live * 1000:.0f} ms | <= 2 s |")
+
+
+if __name__ == "__main__":
+    main()
