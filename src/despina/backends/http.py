@@ -42,6 +42,7 @@ from despina.store.base import (
     SeriesBuckets,
     SeriesData,
 )
+from despina.store.runs_columns import RunsColumns
 from despina.store.series_table import ARROW_STREAM, MSGPACK, SeriesTable
 from despina.store.wire import decode_fields, decode_run_info, decode_table_row, decode_value
 
@@ -294,6 +295,64 @@ class HttpBackend(Backend):
             cursor = answer["next_cursor"]
             if cursor is None:
                 return RunsPage(rows, None)
+
+    def query_runs_columns(
+        self,
+        project: str,
+        *,
+        query: str | None = None,
+        columns: Sequence[str] | None = None,
+        sort_by: str = "sys/creation_time",
+        ascending: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+        owner: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        state: Sequence[str] | None = None,
+    ) -> RunsColumns:
+        """Pages of typed columns as Arrow (JSON rows without pyarrow) until `limit` rows (None: all)."""
+        if not _has_pyarrow():
+            return super().query_runs_columns(
+                project,
+                query=query,
+                columns=columns,
+                sort_by=sort_by,
+                ascending=ascending,
+                limit=limit,
+                cursor=cursor,
+                owner=owner,
+                tags=tags,
+                state=state,
+            )
+        params: dict[str, Any] = {"sort_by": sort_by, "ascending": str(ascending).lower()}
+        if query is not None:
+            params["query"] = query
+        for key, values in (("columns", columns), ("owner", owner), ("tags", tags), ("state", state)):
+            if values is not None:
+                params[key] = list(values)
+        headers = {"Accept": ARROW_STREAM}
+        pages: list[RunsColumns] = []
+        read = 0
+        while True:
+            want = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - read)
+            if want <= 0:
+                break
+            page = {**params, "limit": want, **({"cursor": cursor} if cursor else {})}
+            response = self._send(
+                lambda page=page: self._client.get(  # type: ignore[misc]
+                    f"{_project_path(project)}/table", params=page, headers=headers
+                )
+            )
+            pages.append(RunsColumns.from_arrow(response.content))
+            read += pages[-1].length
+            cursor = pages[-1].next_cursor
+            if cursor is None:
+                break
+        if not pages:
+            return RunsColumns.of(0, {}, cursor)
+        joined = RunsColumns.concat(pages)
+        joined.next_cursor = cursor
+        return joined
 
     def series_table(
         self,

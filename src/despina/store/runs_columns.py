@@ -156,7 +156,7 @@ class ColumnBuilder:
         # Runs disagree on the field's type: the column holds each run's cell as it is.
         mixed = np.full(self.length, None, dtype=object)
         for rows, seg_type, seg_values in self.segments:
-            array = np.asarray(seg_values, dtype=_DTYPES[kind_of(seg_type)])
+            array: npt.NDArray[Any] = np.asarray(seg_values, dtype=_DTYPES[kind_of(seg_type)])
             cells = np.empty(len(rows), dtype=object)
             cells[:] = _python(kind_of(seg_type), array)
             mixed[rows] = cells
@@ -194,7 +194,11 @@ class RunsColumns:
             values = np.empty(len(cells), dtype=object)
             values[:] = cells
             kind = kind_of(type_)
-            builder.add(np.asarray(rows_of, dtype=np.intp), type_, values if kind == "text" else values.astype(_DTYPES[kind]))
+            builder.add(
+                np.asarray(rows_of, dtype=np.intp),
+                type_,
+                values if kind == "text" else values.astype(_DTYPES[kind]),
+            )
         return cls.of(len(rows), builders, next_cursor)
 
     @classmethod
@@ -263,7 +267,8 @@ class RunsColumns:
 
         names = ["sys/id", *sorted(p for p, c in self.columns.items() if p != "sys/id" and c.present.any())]
         data = {name: _series(self.columns[name]) for name in names}
-        return pd.DataFrame(data, columns=names, index=pd.RangeIndex(self.length))
+        frame: pd.DataFrame = pd.DataFrame(data, columns=names, index=pd.RangeIndex(self.length))
+        return frame
 
     # -- Arrow ------------------------------------------------------------------------------------
 
@@ -329,6 +334,10 @@ def _series(column: TableColumn) -> Any:
     return values
 
 
+def _is_none(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    return np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+
+
 def _arrow_array(column: TableColumn) -> Any:
     import pyarrow as pa
 
@@ -344,9 +353,11 @@ def _arrow_array(column: TableColumn) -> Any:
         return pa.array(column.values, pa.int64(), mask=missing).cast(pa.timestamp("us", tz="UTC"))
     if kind == "text":
         values = column.values
-        return pa.array(values, pa.string(), mask=missing | np.equal(values, None))
+        return pa.array(values, pa.string(), mask=missing | _is_none(values))
     # Mixed: each cell as its wire JSON, which keeps its type (NaN, datetimes).
-    text = [json.dumps(encode_value(v)) if p else None for v, p in zip(column.values, column.present, strict=True)]
+    text = [
+        json.dumps(encode_value(v)) if p else None for v, p in zip(column.values, column.present, strict=True)
+    ]
     return pa.array(text, pa.string())
 
 

@@ -229,13 +229,9 @@ class Project:
             ascending=ascending,
         )
         ids = _as_list(id)
-        rows = table._rows
         if trashed is True:
-            rows = []
-        elif ids is not None:
-            keep = set(ids)
-            rows = [row for row in rows if row.get("sys/id") and row["sys/id"].value in keep]
-        return Table(RunsTable(rows, sort_by, ascending, limit))
+            ids = []
+        return Table(table.select(ids, limit))
 
     def get_url(self) -> str:
         return f"despina://{self.name}"

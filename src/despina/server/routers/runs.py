@@ -184,7 +184,17 @@ async def runs_table(
     return [{path: encode_value(value) for path, value in row.items()} for row in rows]
 
 
-@router.get("/projects/{workspace}/{project}/table", name="query_runs")
+@router.get(
+    "/projects/{workspace}/{project}/table",
+    name="query_runs",
+    responses={
+        200: {
+            "content": {ARROW_STREAM: {}},
+            "description": "JSON (below), or with `Accept: application/vnd.apache.arrow.stream` the page "
+            "as typed columns (see despina.store.runs_columns)",
+        }
+    },
+)
 async def query_runs(
     state: State,
     access: Annotated[ProjectAccess, Depends(project_access(Role.VIEWER))],
@@ -197,9 +207,33 @@ async def query_runs(
     owner: Annotated[list[str] | None, Query(max_length=100)] = None,
     tags: Annotated[list[str] | None, Query(max_length=100)] = None,
     run_state: Annotated[list[str] | None, Query(alias="state", max_length=10)] = None,
-) -> dict[str, Any]:
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
     """A page of the runs table, filtered, sorted and projected on the server: `rows` (path -> [type,
-    value], wire-encoded; a series as its summary) and `next_cursor` (null on the last page)."""
+    value], wire-encoded; a series as its summary) and `next_cursor` (null on the last page).
+
+    A client that accepts `application/vnd.apache.arrow.stream` gets the page as an Arrow IPC stream
+    instead: one typed column per path (cells as a table shows them: a series as its last value), the
+    field type in each column's metadata and the next cursor in the schema's."""
+    if accept is not None and ARROW_STREAM in accept:
+        try:
+            columns_read = await run_in_threadpool(
+                lambda: state.store.query_runs_columns(
+                    access.project,
+                    query=query,
+                    columns=columns,
+                    sort_by=sort_by,
+                    ascending=ascending,
+                    limit=limit,
+                    cursor=cursor,
+                    owner=owner,
+                    tags=tags,
+                    state=run_state,
+                )
+            )
+        except QueryError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return Response(await run_in_threadpool(columns_read.to_arrow), media_type=ARROW_STREAM)
     try:
         page = await run_in_threadpool(
             lambda: state.store.query_runs(

@@ -183,7 +183,8 @@ def _atom_values(
     if type_ in (ft.INT, ft.DATETIME):
         return np.asarray(_take(ints, pick), dtype=np.int64)
     if type_ == ft.BOOL:
-        return np.asarray(_take(ints, pick), dtype=np.int64) != 0
+        flags: npt.NDArray[np.bool_] = np.asarray(_take(ints, pick), dtype=np.int64) != 0
+        return flags
     text = _take(texts, pick)
     if type_ == ft.FILE:
         return _objects(json.loads(v)["name"] for v in text)
@@ -229,11 +230,18 @@ def sys_columns(
         array = values if present is None else values[index]
         builders.setdefault(path, ColumnBuilder(length)).add(index, type_, array)
 
+    # Transposed once (in C): a column of the runs rows per name, not an attribute read per cell.
+    names = list(rows[0]._fields) if length else []
+    transposed = list(zip(*rows, strict=True)) if length else []
+
+    def raw(name: str) -> Sequence[Any]:
+        return transposed[names.index(name)] if length else ()
+
     def objects(name: str) -> npt.NDArray[Any]:
-        return _objects(getattr(row, name) for row in rows)
+        return _objects(raw(name))
 
     def floats(name: str) -> npt.NDArray[np.float64]:
-        return _floats([getattr(row, name) for row in rows])
+        return _floats(raw(name))
 
     column("sys/id", ft.STRING, objects("short_id"))
     column("sys/name", ft.STRING, objects("name"))
@@ -244,14 +252,19 @@ def sys_columns(
     heartbeat = np.where(np.isnan(pinged), created, pinged)
     states[(states == "running") & (now - heartbeat > crash_timeout)] = "crashed"
     column("sys/state", ft.STRING, states)
-    column("sys/failed", ft.BOOL, np.asarray([bool(row.failed) for row in rows], dtype=bool))
+    column("sys/failed", ft.BOOL, np.asarray(raw("failed"), dtype=bool))
     column("sys/creation_time", ft.DATETIME, seconds_to_micros(created))
     column("sys/modification_time", ft.DATETIME, seconds_to_micros(floats("modification_time")))
     has_ping = ~np.isnan(pinged)
     column("sys/ping_time", ft.DATETIME, seconds_to_micros(np.where(has_ping, pinged, 0.0)), has_ping)
     custom = objects("custom_run_id")
-    column("sys/custom_run_id", ft.STRING, custom, np.not_equal(custom, None))
-    forked = np.asarray([row.id in parents for row in rows], dtype=bool)
-    column("sys/forking/parent", ft.STRING, _objects(parents.get(row.id) for row in rows), forked)
+    column(
+        "sys/custom_run_id",
+        ft.STRING,
+        custom,
+        np.fromiter((v is not None for v in custom), dtype=bool, count=length),
+    )
+    forked = np.asarray([pk in parents for pk in raw("id")], dtype=bool)
+    column("sys/forking/parent", ft.STRING, _objects(parents.get(pk) for pk in raw("id")), forked)
     column("sys/forking/step", ft.FLOAT, floats("fork_step"), forked)
-    column("sys/tags", ft.STRING_SET, _objects("" for _ in rows))  # every run has tags
+    column("sys/tags", ft.STRING_SET, np.full(length, "", dtype=object))  # every run has tags

@@ -64,10 +64,10 @@ from despina.store.base import (
 from despina.store.blobs.base import BlobStore
 from despina.store.blobs.local import LocalBlobStore
 from despina.store.downsample import bucketize
+from despina.store.runs_columns import ColumnBuilder, RunsColumns, cell
 from despina.store.series_codec import decode_chunk, decode_steps_values, encode_chunk
 from despina.store.sql import schema as t
 from despina.store.sql.migrate import MigrateMode, prepare_schema
-from despina.store.runs_columns import ColumnBuilder, RunsColumns, cell
 from despina.store.sql.runs_cells import CellReader, sys_columns
 from despina.store.sql.runs_query import RunsQuery
 
@@ -1188,7 +1188,9 @@ class SqlStore(Store):
                     if selected(path):
                         cell_value = cell(FieldValue(path, type_, summary))
                         values = np.empty(1, dtype=object)
-                        values[0] = math.nan if cell_value is None and type_ == ft.FLOAT_SERIES else cell_value
+                        values[0] = (
+                            math.nan if cell_value is None and type_ == ft.FLOAT_SERIES else cell_value
+                        )
                         if type_ == ft.FLOAT_SERIES:
                             values = values.astype(np.float64)
                         builders.setdefault(path, ColumnBuilder(len(rows))).add(
