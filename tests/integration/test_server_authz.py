@@ -73,6 +73,8 @@ RULES: dict[str, str | Role] = {
     "save_view": Role.CONTRIBUTOR,
     "delete_view": Role.CONTRIBUTOR,
     "project_changes": Role.VIEWER,
+    "list_field_paths": Role.VIEWER,
+    "get_many_series_buckets": Role.VIEWER,
     "run_live": Role.VIEWER,
     "list_project_members": Role.VIEWER,
     "set_project_member_role": Role.OWNER,
@@ -216,6 +218,7 @@ def _request(route_name: str, caller: str, world: World) -> dict[str, Any]:
         "save_view": lambda: {"json": {"name": f"view of {caller}", "query": "f1 > 0.5"}},
         "delete_view": lambda: {"path": {"view_id": world.view_ids[caller]}},
         "project_changes": lambda: {"params": {"since": 0}},
+        "get_many_series_buckets": lambda: {"params": {"run_id": [world.run_id], "path": ["loss"]}},
         "run_live": lambda: {"params": {"seconds": 0.2}},
         "set_project_member_role": lambda: {
             "path": {"username": f"bystander-{caller}"},

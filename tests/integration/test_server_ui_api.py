@@ -145,3 +145,42 @@ def test_a_run_page_receives_only_new_points_as_they_arrive(server: Server) -> N
                 assert data["path"] == "loss" and data["steps"] == [3.0, 4.0] and data["values"] == [6.0, 8.0]
                 break
         assert time.monotonic() - appended < 2.5
+
+
+def test_projects_show_run_counts_and_last_activity(server: Server) -> None:
+    server.run("a")
+    before = time.time()
+    b = server.run("b")
+    server.points(b, "w", [0, 1])
+    (project,) = server.http.get("/api/v1/projects").json()
+    assert project["name"] == PROJECT and project["run_count"] == 2
+    assert project["last_activity"] >= before - 1
+
+
+def test_the_field_paths_of_a_project_for_column_pickers(server: Server) -> None:
+    a, b = server.run("a"), server.run("b")
+    server.points(a, "w", [0, 1])
+    server.http.post(f"{API}/runs/tags", json={"run_ids": [b], "add": ["best"]})
+    paths = {p["path"]: p for p in server.http.get(f"{API}/paths").json()}
+    assert paths["loss"]["type"] == "floatSeries" and paths["loss"]["runs"] == 1
+    assert paths["sys/tags"]["type"] == "stringSet" and paths["sys/id"]["runs"] == 2
+    only_sys = server.http.get(f"{API}/paths", params={"prefix": "sys/"}).json()
+    assert only_sys and all(p["path"].startswith("sys/") for p in only_sys)
+
+
+def test_one_request_downsamples_every_line_of_a_compare_chart(server: Server) -> None:
+    import msgpack
+
+    runs = [server.run(f"r{i}") for i in range(3)]
+    for i, run_id in enumerate(runs[:2]):
+        server.points(run_id, "w", [float(s) for s in range(100 * (i + 1))])
+    answer = server.http.get(
+        f"{API}/series/buckets", params={"run_id": [*runs, "CAS-99"], "path": ["loss"], "buckets": 50}
+    )
+    lines = msgpack.unpackb(answer.content, raw=False)
+    assert [line["run_id"] for line in lines] == [*runs, "CAS-99"]
+    first, second, not_logged, unknown = lines
+    assert first["exact"] is False and np.frombuffer(first["count"], "<i8").sum() == 100
+    assert np.frombuffer(second["max_value"], "<f8").max() == 199 * 2  # the largest point survives
+    assert not_logged["exact"] is True and not_logged["steps"] == b""
+    assert "CAS-99" in unknown["error"]  # the other lines still draw

@@ -18,7 +18,20 @@ from despina.exceptions import ProjectNotFoundError, RunNotFoundError, SchemaVer
 from despina.server.access_log import log_request
 from despina.server.auth.service import AccessService
 from despina.server.blob_links import BlobLinks
-from despina.server.routers import access, blobs, data, edits, health, ingest, live, runs, sweeps, views
+from despina.server.routers import (
+    access,
+    blobs,
+    catalog,
+    charts,
+    data,
+    edits,
+    health,
+    ingest,
+    live,
+    runs,
+    sweeps,
+    views,
+)
 from despina.server.settings import ServerSettings
 from despina.server.state import ServerState
 from despina.server.static import mount_web_ui
@@ -92,7 +105,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     app.include_router(health.router)
-    for module in (access, runs, edits, views, live, ingest, blobs, sweeps, data):
+    for module in (access, runs, catalog, charts, edits, views, live, ingest, blobs, sweeps, data):
         app.include_router(module.router, prefix=API_PREFIX)
     mount_web_ui(app)  # last: its fallback route answers client-side paths only
     return app

@@ -14,6 +14,8 @@ from despina.client.operations import FileRef
 from despina.exceptions import FieldTypeError, QueryError
 from despina.server.auth.dependencies import ProjectAccess, get_principal, project_access
 from despina.server.auth.principal import Principal, Role
+from despina.server.routers.catalog import project_activity
+from despina.server.series_wire import buckets_body
 from despina.server.state import ServerState, server_state
 from despina.store.base import RunCreate
 from despina.store.series_table import ARROW_STREAM, SeriesTable
@@ -51,6 +53,8 @@ class RunCreateBody(BaseModel):
 
 class ProjectSummary(BaseModel):
     name: str
+    run_count: int = 0
+    last_activity: float | None = Field(None, description="Newest modification time of its runs (epoch s).")
 
 
 @router.get("/projects", name="list_projects")
@@ -60,7 +64,8 @@ async def list_projects(
     """Projects the caller can see."""
     names = await run_in_threadpool(state.store.list_projects)
     visible = await run_in_threadpool(state.access.visible_projects, principal, names)
-    return [ProjectSummary(name=name) for name in visible]
+    activity = await run_in_threadpool(project_activity, state, list(visible))
+    return [ProjectSummary(**item.model_dump()) for item in activity]
 
 
 @router.post("/projects/{workspace}/{project}/runs", name="create_run", status_code=200)
@@ -321,17 +326,5 @@ async def get_series_buckets(
         )
     except FieldTypeError as exc:
         raise HTTPException(422, str(exc)) from exc
-    body: dict[str, Any] = {"exact": result.exact}
-    if result.exact:
-        assert result.points is not None
-        body.update(
-            steps=np.asarray(result.points.steps, "<f8").tobytes(),
-            timestamps=np.asarray(result.points.timestamps, "<f8").tobytes(),
-            values=np.asarray(result.points.values, "<f8").tobytes(),
-        )
-    else:
-        assert result.count is not None
-        body["count"] = np.asarray(result.count, "<i8").tobytes()
-        for name in result.BUCKET_ARRAYS:
-            body[name] = np.asarray(getattr(result, name), "<f8").tobytes()
+    body = buckets_body(result)
     return Response(msgpack.packb(body, use_bin_type=True), media_type=MSGPACK)
