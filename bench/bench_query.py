@@ -161,6 +161,19 @@ def build(db_url: str, home: Path, runs: int, points: int, long_points: int) -> 
     return long_run.id
 
 
+def reused_long_run(db_url: str, home: Path) -> str:
+    """The id of the run with the long series in a project built before."""
+    from despina.store.blobs.local import LocalBlobStore
+    from despina.store.sql.store import SqlStore
+
+    store = SqlStore(db_url, LocalBlobStore(home / "blobs"))
+    try:
+        page = store.query_runs(PROJECT, query='sys/name = "long"', columns=["sys/id"])
+        return str(page.rows[0]["sys/id"].value)
+    finally:
+        store.close()
+
+
 class Server:
     """The app on uvicorn in a thread, with a user and token."""
 
@@ -176,8 +189,9 @@ class Server:
             db_url=db_url, blobs_url=str(blobs), secure_cookies=False, upgrade_database=True
         )
         self.state = open_state(settings)
-        self.state.access.create_user("bench", "a long enough password", admin=True)
-        self.token, _ = self.state.access.create_token("bench", "bench", None)
+        user = f"bench-{os.getpid()}"  # a database reused (--reuse) already has earlier runs' users
+        self.state.access.create_user(user, "a long enough password", admin=True)
+        self.token, _ = self.state.access.create_token(user, "bench", None)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
@@ -208,11 +222,21 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgres", help="a PostgreSQL URL (an empty database) instead of SQLite")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="a folder an earlier run built (SQLite: its despina.db; PostgreSQL: with --postgres, the "
+        "same database): measure again without building",
+    )
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="despina-bench-query-"))
+    home = args.reuse or Path(tempfile.mkdtemp(prefix="despina-bench-query-"))
     db_url = args.postgres or f"sqlite:///{home / 'despina.db'}"
-    long_id = build(db_url, home, args.runs, args.points, args.long)
+    if args.reuse:
+        long_id = reused_long_run(db_url, home)
+    else:
+        long_id = build(db_url, home, args.runs, args.points, args.long)
+        print(f"built in {home} (measure it again with --reuse {home})")
     os.environ["DESPINA_HOME"] = str(home)
 
     import despina
@@ -229,6 +253,15 @@ def main() -> None:
         args.repeat,
     )
     rows.append(("filter + sort + first 100 rows (store)", t, f"{len(page.rows)} rows; goal <= 50 ms"))
+    t, page = timed(
+        lambda: store.query_runs_columns(PROJECT, query=query, sort_by="m/s0", limit=100, columns=COLUMNS),
+        args.repeat,
+    )
+    rows.append(("filter + sort + first 100 rows (store, columns)", t, f"{page.length} rows"))
+    t, frame = timed(
+        lambda: store.query_runs_columns(PROJECT, columns=["sys/id", *COLUMNS]).to_pandas(), args.repeat
+    )
+    rows.append(("whole table into pandas (store, columns)", t, f"{frame.shape[0]} x {frame.shape[1]}"))
     t, _ = timed(lambda: store.series_buckets(PROJECT, long_id, "long/loss", buckets=1000), args.repeat)
     rows.append((f"{args.long:,}-point series -> 1,000 buckets (store)", t, "goal <= 30 ms"))
 
@@ -252,6 +285,9 @@ def main() -> None:
         http = HttpBackend(server.url, server.token)
 
         def table_over_http() -> Any:
+            return http.query_runs_columns(PROJECT, columns=["sys/id", *COLUMNS]).to_pandas()
+
+        def json_table_over_http() -> Any:
             from despina.client.project import RunsTable
 
             page = http.query_runs(PROJECT, columns=["sys/id", *COLUMNS])
@@ -259,8 +295,14 @@ def main() -> None:
 
         t, frame = timed(table_over_http, args.repeat)
         rows.append(
-            ("whole table into pandas (client, HTTP)", t, f"{frame.shape[0]} x {frame.shape[1]}; goal <= 1 s")
+            (
+                "whole table into pandas (client, HTTP, Arrow)",
+                t,
+                f"{frame.shape[0]} x {frame.shape[1]}; goal <= 1 s",
+            )
         )
+        t, frame = timed(json_table_over_http, 1)
+        rows.append(("whole table into pandas (HTTP, JSON pages: the web UI's form)", t, "repeat 1"))
         t, _ = timed(
             lambda: http.query_runs(PROJECT, query=query, sort_by="m/s0", limit=100, columns=COLUMNS),
             args.repeat,
@@ -281,7 +323,7 @@ def main() -> None:
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(
         f"\n{backend}, {args.runs:,} runs x 100 fields, {args.points:,} points per series,",
-        f"cpu count {os.cpu_count()}",
+        f"cpu count {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
     )
     print(f"{'figure':<58} {'median':>10}  note")
     for name, seconds, note in rows:
