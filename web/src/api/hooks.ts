@@ -62,22 +62,19 @@ export async function fetchRows(q: RunsQuery, runIds: string[]): Promise<Row[]> 
   return page.rows;
 }
 
-/** The project's field paths and types (from its latest runs), for the column picker and completion. */
+export interface ProjectPath {
+  path: string;
+  type: string;
+  /** How many of the project's runs have the field. */
+  runs: number;
+}
+
+/** Every field path of the project with its type (`list_field_paths`), for the column picker and completion. */
 export function useProjectPaths(project: string) {
   return useQuery({
     queryKey: ["paths", project],
-    queryFn: async () => {
-      const page = await unwrap(
-        api.GET("/api/v1/projects/{workspace}/{project}/table", {
-          params: { path: projectParams(project), query: { limit: 200, sort_by: "sys/modification_time" } },
-        }),
-      );
-      const types = new Map<string, string>();
-      for (const raw of (page as { rows: Record<string, unknown>[] }).rows) {
-        for (const [path, field] of Object.entries(decodeRow(raw))) if (!types.has(path)) types.set(path, field.type);
-      }
-      return [...types.entries()].map(([path, type]) => ({ path, type })).sort((a, b) => a.path.localeCompare(b.path));
-    },
+    queryFn: async (): Promise<ProjectPath[]> =>
+      await unwrap(api.GET("/api/v1/projects/{workspace}/{project}/paths", { params: { path: projectParams(project) } })),
     staleTime: 60_000,
   });
 }

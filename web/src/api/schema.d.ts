@@ -189,6 +189,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{workspace}/{project}/paths": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Field Paths
+         * @description Every field path the project's runs have, with its type and how many runs have it.
+         */
+        get: operations["list_field_paths"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{workspace}/{project}/runs": {
         parameters: {
             query?: never;
@@ -446,6 +466,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{workspace}/{project}/series/buckets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Many Series Buckets
+         * @description Every path of every run, downsampled as by `get_series_buckets`, in one msgpack list of
+         *     `{run_id, path, ...}`; a line a run does not have carries `error` instead of points.
+         */
+        get: operations["get_many_series_buckets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{workspace}/{project}/sweeps/{run_id}/plots": {
         parameters: {
             query?: never;
@@ -479,6 +520,10 @@ export interface paths {
          * Query Runs
          * @description A page of the runs table, filtered, sorted and projected on the server: `rows` (path -> [type,
          *     value], wire-encoded; a series as its summary) and `next_cursor` (null on the last page).
+         *
+         *     A client that accepts `application/vnd.apache.arrow.stream` gets the page as an Arrow IPC stream
+         *     instead: one typed column per path (cells as a table shows them: a series as its last value), the
+         *     field type in each column's metadata and the next cursor in the schema's.
          */
         get: operations["query_runs"];
         put?: never;
@@ -737,6 +782,15 @@ export interface components {
             /** Sha256 */
             sha256: string;
         };
+        /** FieldPath */
+        FieldPath: {
+            /** Path */
+            path: string;
+            /** Runs */
+            runs: number;
+            /** Type */
+            type: string;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -767,8 +821,18 @@ export interface components {
         };
         /** ProjectSummary */
         ProjectSummary: {
+            /**
+             * Last Activity
+             * @description Newest modification time of its runs (epoch s).
+             */
+            last_activity?: number | null;
             /** Name */
             name: string;
+            /**
+             * Run Count
+             * @default 0
+             */
+            run_count: number;
         };
         /** RoleUpdate */
         RoleUpdate: {
@@ -1350,6 +1414,41 @@ export interface operations {
             };
         };
     };
+    list_field_paths: {
+        parameters: {
+            query?: {
+                prefix?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                workspace: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldPath"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     runs_table: {
         parameters: {
             query?: {
@@ -1898,6 +1997,44 @@ export interface operations {
             };
         };
     };
+    get_many_series_buckets: {
+        parameters: {
+            query: {
+                run_id: string[];
+                path: string[];
+                buckets?: number;
+                step_min?: number | null;
+                step_max?: number | null;
+            };
+            header?: never;
+            path: {
+                workspace: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description msgpack: a list of downsampled series */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/msgpack": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     sweep_plots: {
         parameters: {
             query?: never;
@@ -1948,7 +2085,9 @@ export interface operations {
                 tags?: string[] | null;
                 state?: string[] | null;
             };
-            header?: never;
+            header?: {
+                accept?: string | null;
+            };
             path: {
                 workspace: string;
                 project: string;
@@ -1957,15 +2096,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description JSON (below), or with `Accept: application/vnd.apache.arrow.stream` the page as typed columns (see despina.store.runs_columns) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": unknown;
+                    "application/vnd.apache.arrow.stream": unknown;
                 };
             };
             /** @description Validation Error */

@@ -7,7 +7,7 @@ export function ColumnPicker({
   onToggle,
   onClose,
 }: {
-  paths: { path: string; type: string }[];
+  paths: { path: string; type: string; runs?: number }[];
   shown: string[];
   onToggle: (path: string) => void;
   onClose: () => void;
@@ -31,6 +31,7 @@ export function ColumnPicker({
             <label>
               <input type="checkbox" checked={shown.includes(p.path)} onChange={() => onToggle(p.path)} />
               <span className="path">{p.path}</span> <span className="type">{p.type}</span>
+              {p.runs !== undefined ? <span className="muted small"> · {p.runs} runs</span> : null}
             </label>
           </li>
         ))}

@@ -2,7 +2,7 @@ import { useQueries, useQuery } from "@tanstack/react-query";
 import { useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { fetchRunsPage } from "../api/hooks";
-import { fetchSeriesExact, fetchSeriesView, type SeriesView, smooth } from "../api/series";
+import { fetchManySeriesViews, fetchSeriesExact, lineKey, type SeriesView, smooth } from "../api/series";
 import { formatValue, numeric, type Row } from "../api/wire";
 import { Chart, type ChartSeries, colorFor } from "../components/Chart";
 import { ParallelCoords } from "../components/ParallelCoords";
@@ -44,6 +44,7 @@ function CompareChart({
   smoothing,
   zoom,
   onZoom,
+  bulk,
 }: {
   project: string;
   runIds: string[];
@@ -54,21 +55,20 @@ function CompareChart({
   smoothing: number;
   zoom: [number, number] | null;
   onZoom: (z: [number, number] | null) => void;
+  /** Downsampled lines of every chart (step axis), read in one request by the page; undefined while loading. */
+  bulk: Map<string, SeriesView> | undefined;
 }) {
   const exact = xAxis !== "step"; // buckets carry no timestamps: time axes read every point
-  const views = useQueries({
+  const exactViews = useQueries({
     queries: runIds.map((runId) => ({
-      queryKey: exact ? ["series-exact", project, runId, path] : ["series", project, runId, path, zoom],
-      queryFn: ({ signal }: { signal: AbortSignal }) =>
-        exact
-          ? fetchSeriesExact(project, runId, path, signal)
-          : fetchSeriesView({ project, runId, path, buckets: CHART_BUCKETS, stepMin: zoom?.[0], stepMax: zoom?.[1] }, signal),
+      queryKey: ["series-exact", project, runId, path],
+      queryFn: ({ signal }: { signal: AbortSignal }) => fetchSeriesExact(project, runId, path, signal),
+      enabled: exact,
       staleTime: Infinity,
-      placeholderData: (prev: SeriesView | undefined) => prev,
       retry: false,
     })),
   });
-  const data = views.map((v) => v.data);
+  const data = exact ? exactViews.map((v) => v.data) : runIds.map((id) => bulk?.get(lineKey(id, path)));
   const series = useMemo(() => {
     const out: ChartSeries[] = [];
     data.forEach((v, i) => {
@@ -83,7 +83,7 @@ function CompareChart({
     return out;
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...data, xAxis, smoothing, labels]);
-  const loading = views.filter((v) => v.isPending).length;
+  const loading = exact ? exactViews.filter((v) => v.isPending).length : bulk ? 0 : runIds.length;
   return (
     <Chart
       title={`${path}${loading ? ` (loading ${loading})` : ""}`}
@@ -124,7 +124,17 @@ export function ComparePage() {
   const params_ = useMemo(() => parameterPaths(rows), [rows]);
   const differing = useMemo(() => differingPaths(rows, params_), [rows, params_]);
   const labels = useMemo(() => rows.map((r) => legendLabel(r, differing)), [rows, differing]);
-  const orderedIds = rows.map((r) => String(r["sys/id"].value));
+  const orderedIds = useMemo(() => rows.map((r) => String(r["sys/id"].value)), [rows]);
+  // Every line of every step-axis chart in one request (get_many_series_buckets), not one per line.
+  const bulk = useQuery({
+    queryKey: ["series-many", project, orderedIds, chosen, zoom],
+    enabled: tab === "charts" && xAxis === "step" && orderedIds.length > 0 && chosen.length > 0,
+    queryFn: ({ signal }) =>
+      fetchManySeriesViews({ project, runIds: orderedIds, paths: chosen, buckets: CHART_BUCKETS, stepMin: zoom?.[0], stepMax: zoom?.[1] }, signal),
+    staleTime: Infinity,
+    placeholderData: (prev) => prev,
+    retry: false,
+  });
 
   if (!runIds.length)
     return (
@@ -192,6 +202,7 @@ export function ComparePage() {
               </li>
             ))}
           </ul>
+          {bulk.isError ? <p className="error">{String(bulk.error)}</p> : null}
           <div className="charts wide">
             {chosen.map((p) => (
               <CompareChart
@@ -205,6 +216,7 @@ export function ComparePage() {
                 smoothing={smoothing}
                 zoom={zoom}
                 onZoom={(z) => set("zoom", z ? z.map(String) : null)}
+                bulk={bulk.data}
               />
             ))}
           </div>

@@ -1,28 +1,19 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router-dom";
-import { api, projectParams, unwrap } from "../api/client";
+import { api, unwrap } from "../api/client";
 import { timeAgo } from "../lib/format";
 
-function ProjectRow({ name }: { name: string }) {
-  // The change feed from cursor 0 lists every run of the project once, and its cursor is the newest
-  // modification: the run count and last activity in one small request.
-  const stats = useQuery({
-    queryKey: ["project-stats", name],
-    queryFn: () =>
-      unwrap(
-        api.GET("/api/v1/projects/{workspace}/{project}/changes", {
-          params: { path: projectParams(name), query: { since: 0, wait: 0 } },
-        }),
-      ) as Promise<{ runs: string[]; cursor: number }>,
-  });
+function ProjectRow({ name, runCount, lastActivity }: { name: string; runCount: number; lastActivity: number | null }) {
   const [workspace, project] = name.split("/");
   return (
     <tr>
       <td>
         <Link to={`/p/${workspace}/${project}`}>{name}</Link>
       </td>
-      <td className="num" data-testid="run-count">{stats.data ? stats.data.runs.length : "…"}</td>
-      <td>{stats.data ? (stats.data.cursor > 0 ? timeAgo(stats.data.cursor) : "never") : "…"}</td>
+      <td className="num" data-testid="run-count">
+        {runCount}
+      </td>
+      <td>{lastActivity ? timeAgo(lastActivity) : "never"}</td>
     </tr>
   );
 }
@@ -51,7 +42,7 @@ export function ProjectsPage() {
         </thead>
         <tbody>
           {(projects.data ?? []).map((p) => (
-            <ProjectRow key={p.name} name={p.name} />
+            <ProjectRow key={p.name} name={p.name} runCount={p.run_count ?? 0} lastActivity={p.last_activity ?? null} />
           ))}
         </tbody>
       </table>
