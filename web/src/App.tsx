@@ -1,12 +1,16 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { lazy, Suspense } from "react";
 import { Link, Navigate, Route, Routes, useLocation, useParams } from "react-router-dom";
 import { api, setCsrfToken } from "./api/client";
-import { ComparePage } from "./pages/Compare";
-import { LoginPage } from "./pages/Login";
-import { ProjectsPage } from "./pages/Projects";
-import { RunPage } from "./pages/Run";
-import { RunsPage } from "./pages/Runs";
-import { SweepPage } from "./pages/Sweep";
+
+// One chunk per page: the runs table does not download the charts (uPlot), the syntax highlighter
+// or msgpack, and a page's code arrives only when someone opens it.
+const ComparePage = lazy(() => import("./pages/Compare").then((m) => ({ default: m.ComparePage })));
+const LoginPage = lazy(() => import("./pages/Login").then((m) => ({ default: m.LoginPage })));
+const ProjectsPage = lazy(() => import("./pages/Projects").then((m) => ({ default: m.ProjectsPage })));
+const RunPage = lazy(() => import("./pages/Run").then((m) => ({ default: m.RunPage })));
+const RunsPage = lazy(() => import("./pages/Runs").then((m) => ({ default: m.RunsPage })));
+const SweepPage = lazy(() => import("./pages/Sweep").then((m) => ({ default: m.SweepPage })));
 
 export interface Me {
   username: string;
@@ -67,7 +71,9 @@ function Shell({ me, children }: { me: Me | null; children: React.ReactNode }) {
   return (
     <>
       <Header me={me} />
-      <main>{children}</main>
+      <main>
+        <Suspense fallback={<p className="loading">Loading…</p>}>{children}</Suspense>
+      </main>
     </>
   );
 }
@@ -84,7 +90,14 @@ export function App() {
   const wrap = (el: React.ReactNode) => <Shell me={user}>{el}</Shell>;
   return (
     <Routes>
-      <Route path="/login" element={<LoginPage />} />
+      <Route
+        path="/login"
+        element={
+          <Suspense fallback={<p className="loading">Loading…</p>}>
+            <LoginPage />
+          </Suspense>
+        }
+      />
       <Route path="/" element={wrap(<ProjectsPage />)} />
       <Route path="/p/:workspace/:project" element={wrap(<RunsPage />)} />
       <Route path="/p/:workspace/:project/runs/:runId" element={wrap(<RunPage />)} />

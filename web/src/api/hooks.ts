@@ -70,9 +70,10 @@ export interface ProjectPath {
 }
 
 /** Every field path of the project with its type (`list_field_paths`), for the column picker and completion. */
-export function useProjectPaths(project: string) {
+export function useProjectPaths(project: string, enabled = true) {
   return useQuery({
     queryKey: ["paths", project],
+    enabled,
     queryFn: async (): Promise<ProjectPath[]> =>
       await unwrap(api.GET("/api/v1/projects/{workspace}/{project}/paths", { params: { path: projectParams(project) } })),
     staleTime: 60_000,

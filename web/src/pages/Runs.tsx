@@ -22,6 +22,24 @@ const DEFAULT_COLUMNS = ["sys/owner", "sys/creation_time"];
 const ROW_HEIGHT = 32;
 type Page = { rows: Row[]; next: string | null };
 
+/** True from the frame after `ready` first turned true: work that can wait starts after a paint. */
+function useAfterFirstPaint(ready: boolean): boolean {
+  const [painted, setPainted] = useState(false);
+  useEffect(() => {
+    if (!ready || painted) return;
+    // requestAnimationFrame runs before the next paint; the timeout inside it runs after that paint.
+    let timer = 0;
+    const frame = requestAnimationFrame(() => {
+      timer = window.setTimeout(() => setPainted(true), 0);
+    });
+    return () => {
+      cancelAnimationFrame(frame);
+      window.clearTimeout(timer);
+    };
+  }, [ready, painted]);
+  return painted;
+}
+
 function runIdOf(row: Row): string {
   return String(row["sys/id"]?.value ?? "");
 }
@@ -207,14 +225,18 @@ export function RunsPage() {
   );
   const runs = useRuns(q);
   useLiveTable(q);
-  const paths = useProjectPaths(project);
+  const painted = useAfterFirstPaint(runs.isSuccess);
+  // The field paths (column picker, completion) are read once the first rows are on screen: the
+  // first request the server answers is the one that shows rows.
+  const paths = useProjectPaths(project, painted);
   const rows = useMemo(() => runs.data?.pages.flatMap((p) => p.rows) ?? [], [runs.data]);
   const queryError = runs.isError ? errorDetail(runs.error).detail : null;
 
-  // The rest of the pages load in the background: scrolling to any row never waits.
+  // The rest of the pages load in the background, after the first rows are painted: scrolling to
+  // any row never waits, and nothing delays the first screen.
   useEffect(() => {
-    if (runs.hasNextPage && !runs.isFetchingNextPage && !runs.isError) void runs.fetchNextPage();
-  }, [runs.hasNextPage, runs.isFetchingNextPage, runs.isError, runs]);
+    if (painted && runs.hasNextPage && !runs.isFetchingNextPage && !runs.isError) void runs.fetchNextPage();
+  }, [painted, runs.hasNextPage, runs.isFetchingNextPage, runs.isError, runs]);
 
   const shownColumns = ["sys/id", "sys/name", "sys/state", "sys/tags", ...columns.filter((c) => !["sys/id", "sys/name", "sys/state", "sys/tags"].includes(c))];
   const columnDefs = useMemo<ColumnDef<Row>[]>(
