@@ -23,7 +23,6 @@ from despina.store.base import (
 )
 from despina.store.runs_columns import RunsColumns
 from despina.store.series_table import SeriesTable
-from despina.store.sql.store import SqlStore, open_embedded_store
 
 
 class LocalBackend(Backend):
@@ -194,8 +193,13 @@ def backend_for(settings: Settings) -> Backend:
     with _backends_lock:
         backend = _backends.get(settings.home)
         if backend is None or not (settings.home / "despina.db").exists():
+            from despina.store.sql.store import open_embedded_store  # SQLAlchemy: only when used
+
             store = open_embedded_store(settings.home, settings.crash_timeout)
             backend = _backends[settings.home] = LocalBackend(store)
-        elif isinstance(backend.store, SqlStore):
-            backend.store.crash_timeout = settings.crash_timeout
+        else:
+            from despina.store.sql.store import SqlStore  # loaded already: this store was opened
+
+            if isinstance(backend.store, SqlStore):
+                backend.store.crash_timeout = settings.crash_timeout
         return backend
