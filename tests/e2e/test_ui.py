@@ -246,3 +246,41 @@ def test_login_page_when_the_server_requires_it(page: Any, tmp_path: Path) -> No
     finally:
         thread.stop()
         state.close()
+
+
+def test_tracked_files_on_the_run_page_and_their_difference(
+    page: Any, ui_server: UiServer, tmp_path: Path
+) -> None:
+    """Issue 10: a run's tracked files listed on its page; two runs' files compared (data-diff)."""
+    project = "team/data"
+    first, second = tmp_path / "v1", tmp_path / "v2"
+    for folder in (first, second):
+        (folder / "images").mkdir(parents=True)
+        (folder / "labels.csv").write_text("id,label\n1,cat\n")
+    (first / "images" / "old.png").write_bytes(b"old image")
+    (first / "labels.csv").write_text("id,label\n1,cat\n2,dog\n")
+    (second / "images" / "new.png").write_bytes(b"new image")
+    ids = []
+    with client_env(ui_server.url, ui_server.root / "client"):
+        for folder in (first, second):
+            run = quiet_run(project=project, name=folder.name)
+            run["datasets/train"].track_files(str(folder), wait=True)
+            ids.append(run["sys/id"].fetch())
+            run.stop()
+
+    page.goto(f"{ui_server.url}/p/{project}/runs/{ids[0]}?tab=data")
+    field = page.get_by_test_id("artifact-datasets/train")
+    files = field.get_by_test_id("artifact-files")
+    expect(files.locator("tbody tr")).to_have_count(2, timeout=10_000)
+    text = files.inner_text()
+    assert "images/old.png" in text and "labels.csv" in text and str(first) in text
+    assert len(field.get_by_test_id("artifact-hash").inner_text()) == 64
+    screenshot(page, "3-run-tracked-files")
+
+    page.goto(f"{ui_server.url}/p/{project}/compare?runs={ids[0]},{ids[1]}&tab=data")
+    diff = page.get_by_test_id("data-diff")
+    diff.get_by_text("different data").wait_for(timeout=10_000)
+    assert "images/new.png" in diff.get_by_test_id("diff-added").inner_text()
+    assert "images/old.png" in diff.get_by_test_id("diff-removed").inner_text()
+    assert "labels.csv" in diff.get_by_test_id("diff-changed").inner_text()
+    screenshot(page, "4-compare-data")

@@ -5,13 +5,14 @@ import { fetchRunsPage } from "../api/hooks";
 import { fetchManySeriesViews, fetchSeriesExact, lineKey, type SeriesView, smooth } from "../api/series";
 import { formatValue, numeric, type Row } from "../api/wire";
 import { Chart, type ChartSeries, colorFor } from "../components/Chart";
+import { DataDiff } from "../components/Artifacts";
 import { ParallelCoords } from "../components/ParallelCoords";
 import { CHART_BUCKETS, downsampleNote } from "../components/SeriesChart";
 import { differingPaths, legendLabel, parameterPaths } from "../lib/compare";
 import { getList, getRange, setParam } from "../lib/url";
 
 type XAxis = "step" | "relative" | "wall";
-const TABS = ["charts", "table", "parallel", "scatter"] as const;
+const TABS = ["charts", "table", "parallel", "scatter", "data"] as const;
 
 function useCompareRows(project: string, runIds: string[]) {
   return useQuery({
@@ -229,7 +230,54 @@ export function ComparePage() {
       {tab === "scatter" ? (
         <Scatter rows={rows} paths={allPaths} x={params.get("sx") ?? differing[0] ?? params_[0] ?? ""} y={params.get("sy") ?? seriesPaths[0] ?? ""} onX={(v) => set("sx", v)} onY={(v) => set("sy", v)} />
       ) : null}
+      {tab === "data" ? (
+        <DataTab project={project} runIds={orderedIds} baseline={baseline} other={params.get("other")} onBaseline={(id) => set("base", id)} onOther={(id) => set("other", id)} />
+      ) : null}
     </section>
+  );
+}
+
+/** The tracked files of two runs: the pinned baseline against one other run. */
+function DataTab({
+  project,
+  runIds,
+  baseline,
+  other,
+  onBaseline,
+  onOther,
+}: {
+  project: string;
+  runIds: string[];
+  baseline: string;
+  other: string | null;
+  onBaseline: (id: string) => void;
+  onOther: (id: string) => void;
+}) {
+  const runA = runIds.includes(baseline) ? baseline : runIds[0];
+  const runB = other && runIds.includes(other) && other !== runA ? other : (runIds.find((id) => id !== runA) ?? runA);
+  return (
+    <>
+      <div className="toolbar">
+        <label>
+          run A{" "}
+          <select aria-label="run A" value={runA} onChange={(e) => onBaseline(e.target.value)}>
+            {runIds.map((id) => (
+              <option key={id}>{id}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          run B{" "}
+          <select aria-label="run B" value={runB} onChange={(e) => onOther(e.target.value)}>
+            {runIds.map((id) => (
+              <option key={id}>{id}</option>
+            ))}
+          </select>
+        </label>
+        <span className="muted">Files tracked with track_files: added, removed and changed from A to B.</span>
+      </div>
+      <DataDiff project={project} runA={runA} runB={runB} />
+    </>
   );
 }
 

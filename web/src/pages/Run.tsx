@@ -8,13 +8,14 @@ import { useRunLive } from "../api/live";
 import { fetchSeriesExact } from "../api/series";
 import { type Field, type FileRef, formatValue, numeric, type Value } from "../api/wire";
 import { Chart, colorFor } from "../components/Chart";
+import { ArtifactFiles, type ArtifactInfo } from "../components/Artifacts";
 import { FileImage, FilePreview, fileName } from "../components/FilePreview";
 import { RunSeriesChart } from "../components/SeriesChart";
 import { StateBadge, useNow } from "../components/StateBadge";
 import { Tags } from "../components/Tags";
 import { getRange, setParam } from "../lib/url";
 
-const TABS = ["fields", "charts", "media", "files", "source", "logs", "monitoring"] as const;
+const TABS = ["fields", "charts", "media", "files", "data", "source", "logs", "monitoring"] as const;
 type Tab = (typeof TABS)[number];
 
 function byPath(fields: Field[]): Map<string, Field> {
@@ -231,6 +232,7 @@ export function RunPage() {
   const imageSeries = fields.filter((f) => f.type === "fileSeries").map((f) => f.path);
   const fileFields = fields.filter((f) => (f.type === "file" || f.type === "fileSet") && !f.path.startsWith("source_code/"));
   const sourceFields = fields.filter((f) => (f.type === "file" || f.type === "fileSet") && f.path.startsWith("source_code/"));
+  const artifactFields = fields.filter((f) => f.type === "artifact");
   const images = fileFields.flatMap(filesOf).filter(({ file }) => (file.mime_type || "").startsWith("image/"));
 
   const modified = numeric(map.get("sys/modification_time")?.value ?? null);
@@ -320,6 +322,16 @@ export function RunPage() {
         </div>
       ) : null}
       {tab === "files" ? <FilesTab project={project} files={fileFields.flatMap(filesOf)} /> : null}
+      {tab === "data" ? (
+        <div className="artifacts">
+          {artifactFields.length === 0 ? <p className="muted">This run tracks no files (run["data"].track_files(...)).</p> : null}
+          {artifactFields.map((f) =>
+            f.value && typeof f.value === "object" && f.value.kind === "artifact" ? (
+              <ArtifactFiles key={f.path} project={project} path={f.path} artifact={f.value.artifact as unknown as ArtifactInfo} />
+            ) : null,
+          )}
+        </div>
+      ) : null}
       {tab === "source" ? <FilesTab project={project} files={sourceFields.flatMap(filesOf)} git={map} /> : null}
       {tab === "logs" ? <Logs project={project} runId={runId} paths={logPaths} /> : null}
       {tab === "monitoring" ? <Monitoring project={project} runId={runId} paths={monitoringSeries} /> : null}
