@@ -79,12 +79,18 @@ def table_first_rows(browser: Any, url: str) -> float:
     return elapsed
 
 
-def table_scroll(browser: Any, url: str) -> tuple[int, int]:
-    """(frames, dropped frames) while scrolling 2,000 rows, one step per animation frame."""
+def table_scroll(browser: Any, url: str) -> tuple[int, int, float]:
+    """(frames, dropped frames) while scrolling 2,000 rows, one step per animation frame; and the
+    kilobytes of JavaScript the runs-table page loaded (decoded, before compression)."""
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     cols = ",".join(c for c in COLUMNS if c != "sys/tags")
     page.goto(f"{url}/p/{PROJECT}?cols={cols}")
     page.locator("[data-run]").first.wait_for()
+    script_bytes: float = page.evaluate(
+        """() => performance.getEntriesByType('resource')
+             .filter(e => e.name.endsWith('.js'))
+             .reduce((a, e) => a + e.decodedBodySize, 0)"""
+    )
     # Wait until the background pages of the table are in.
     page.get_by_test_id("row-count").filter(has_not_text="+").wait_for(timeout=120_000)
     result: list[int] = page.evaluate(
@@ -101,7 +107,7 @@ def table_scroll(browser: Any, url: str) -> tuple[int, int]:
         FRAME_BUDGET_MS,
     )
     page.close()
-    return result[0], result[1]
+    return result[0], result[1], script_bytes / 1000
 
 
 def compare_drawn(browser: Any, url: str, run_ids: list[str], points: int) -> float:
@@ -168,7 +174,7 @@ def main() -> None:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
                 first = median_of(lambda: table_first_rows(browser, thread.url), args.repeat)
-                frames, dropped = table_scroll(browser, thread.url)
+                frames, dropped, script_kb = table_scroll(browser, thread.url)
                 compare = median_of(
                     lambda: compare_drawn(browser, thread.url, run_ids, args.points), args.repeat
                 )
@@ -180,6 +186,7 @@ def main() -> None:
     n = args.compare_runs
     print("| figure | median | goal |\n|---|---:|---:|")
     print(f"| runs table {args.runs:,} x 30: first rows visible | {first * 1000:.0f} ms | <= 1 s |")
+    print(f"| runs table page: JavaScript loaded (decoded) | {script_kb:.0f} kB | |")
     print(f"| runs table: frames over {FRAME_BUDGET_MS:.0f} ms while scrolling | {dropped} of {frames} | 0 |")
     shape = f"{n} runs x 3 series x {args.points:,} points"
     print(f"| compare {shape}: drawn | {compare * 1000:.0f} ms | <= 1.5 s |")

@@ -1,16 +1,35 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { lazy, Suspense } from "react";
 import { Link, Navigate, Route, Routes, useLocation, useParams } from "react-router-dom";
 import { api, setCsrfToken } from "./api/client";
 
+import { lazyPage } from "./lib/lazyPage";
+
 // One chunk per page: the runs table does not download the charts (uPlot), the syntax highlighter
 // or msgpack, and a page's code arrives only when someone opens it.
-const ComparePage = lazy(() => import("./pages/Compare").then((m) => ({ default: m.ComparePage })));
-const LoginPage = lazy(() => import("./pages/Login").then((m) => ({ default: m.LoginPage })));
-const ProjectsPage = lazy(() => import("./pages/Projects").then((m) => ({ default: m.ProjectsPage })));
-const RunPage = lazy(() => import("./pages/Run").then((m) => ({ default: m.RunPage })));
-const RunsPage = lazy(() => import("./pages/Runs").then((m) => ({ default: m.RunsPage })));
-const SweepPage = lazy(() => import("./pages/Sweep").then((m) => ({ default: m.SweepPage })));
+const ComparePage = lazyPage(() => import("./pages/Compare").then((m) => m.ComparePage));
+const LoginPage = lazyPage(() => import("./pages/Login").then((m) => m.LoginPage));
+const ProjectsPage = lazyPage(() => import("./pages/Projects").then((m) => m.ProjectsPage));
+const RunPage = lazyPage(() => import("./pages/Run").then((m) => m.RunPage));
+const RunsPage = lazyPage(() => import("./pages/Runs").then((m) => m.RunsPage));
+const SweepPage = lazyPage(() => import("./pages/Sweep").then((m) => m.SweepPage));
+
+/** The page a path shows, so its chunk downloads while the app first asks who the user is. */
+export function preloadPageFor(pathname: string): void {
+  const page = pathname === "/login"
+    ? LoginPage
+    : /^\/p\/[^/]+\/[^/]+\/?$/.test(pathname)
+      ? RunsPage
+      : /\/runs\//.test(pathname)
+        ? RunPage
+        : /\/compare\/?$/.test(pathname)
+          ? ComparePage
+          : /\/sweeps\//.test(pathname)
+            ? SweepPage
+            : pathname === "/"
+              ? ProjectsPage
+              : null;
+  void page?.preload().catch(() => undefined); // a failed download shows on the page itself
+}
 
 export interface Me {
   username: string;
@@ -71,9 +90,7 @@ function Shell({ me, children }: { me: Me | null; children: React.ReactNode }) {
   return (
     <>
       <Header me={me} />
-      <main>
-        <Suspense fallback={<p className="loading">Loading…</p>}>{children}</Suspense>
-      </main>
+      <main>{children}</main>
     </>
   );
 }
@@ -81,7 +98,8 @@ function Shell({ me, children }: { me: Me | null; children: React.ReactNode }) {
 export function App() {
   const me = useMe();
   const location = useLocation();
-  if (me.isPending) return <p className="loading">Loading…</p>;
+  // While /auth/me is on its way the page already renders and asks for its data: a server that
+  // wants a login answers those requests 401, and the redirect below (or unwrap's) takes over.
   if (me.isError) return <p className="error">The server cannot be reached: {String(me.error)}</p>;
   if (me.data === null && location.pathname !== "/login") {
     return <Navigate to={`/login?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
@@ -90,14 +108,7 @@ export function App() {
   const wrap = (el: React.ReactNode) => <Shell me={user}>{el}</Shell>;
   return (
     <Routes>
-      <Route
-        path="/login"
-        element={
-          <Suspense fallback={<p className="loading">Loading…</p>}>
-            <LoginPage />
-          </Suspense>
-        }
-      />
+      <Route path="/login" element={<LoginPage />} />
       <Route path="/" element={wrap(<ProjectsPage />)} />
       <Route path="/p/:workspace/:project" element={wrap(<RunsPage />)} />
       <Route path="/p/:workspace/:project/runs/:runId" element={wrap(<RunPage />)} />
