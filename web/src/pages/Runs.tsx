@@ -7,7 +7,7 @@ import {
   useReactTable,
 } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, errorDetail, projectParams, unwrap } from "../api/client";
 import { fetchRows, type RunsQuery, type SavedView, useProjectPaths, useRuns, useViews } from "../api/hooks";
@@ -65,6 +65,44 @@ function Cell({ row, path, now, project }: { row: Row; path: string; now: number
     </span>
   );
 }
+
+interface CellLayout {
+  id: string;
+  width: number;
+  /** Offset of a column pinned to the left; undefined for the others. */
+  left: number | undefined;
+}
+
+const RowCells = memo(function RowCells({
+  row,
+  cells,
+  selected,
+  now,
+  project,
+  onToggle,
+}: {
+  row: Row;
+  cells: CellLayout[];
+  selected: boolean;
+  now: number;
+  project: string;
+  onToggle: (id: string) => void;
+}) {
+  const id = runIdOf(row);
+  return (
+    <>
+      {cells.map((col) => (
+        <div key={col.id} className={`grid-cell ${col.left !== undefined ? "pinned" : ""}`} style={{ width: col.width, left: col.left }}>
+          {col.id === "select" ? (
+            <input type="checkbox" aria-label={`select ${id}`} checked={selected} onChange={() => onToggle(id)} />
+          ) : (
+            <Cell row={row} path={col.id} now={now} project={project} />
+          )}
+        </div>
+      ))}
+    </>
+  );
+});
 
 /** Keeps the table live: long-polls the project's change feed and patches only the changed rows. */
 function useLiveTable(q: RunsQuery) {
@@ -281,6 +319,14 @@ export function RunsPage() {
 
   const leafColumns = [...table.getLeftVisibleLeafColumns(), ...table.getCenterVisibleLeafColumns()];
   const totalWidth = leafColumns.reduce((a, c) => a + c.getSize(), 0);
+  // Cells of a row re-render only when the row, its columns or its selection change: a scroll frame
+  // moves rows (their wrapper's transform) without rendering their 30 cells again.
+  const layoutKey = leafColumns.map((c) => `${c.id}:${c.getSize()}:${c.getIsPinned() === "left" ? c.getStart("left") : ""}`).join("|");
+  const cellLayout = useMemo<CellLayout[]>(
+    () => leafColumns.map((c) => ({ id: c.id, width: c.getSize(), left: c.getIsPinned() === "left" ? c.getStart("left") : undefined })),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [layoutKey],
+  );
 
   const toggleSort = (path: string) => {
     setParams((p) => {
@@ -306,6 +352,9 @@ export function RunsPage() {
     else next.add(id);
     update("sel", [...next]);
   };
+  const toggleRef = useRef(toggleSelect);
+  toggleRef.current = toggleSelect;
+  const onToggleRow = useCallback((id: string) => toggleRef.current(id), []);
 
   const edit = useMutation({
     mutationFn: async (action: { kind: "tags"; add: string[]; remove: string[] } | { kind: "trash" | "restore" }) => {
@@ -462,29 +511,15 @@ export function RunsPage() {
           {virtualizer.getVirtualItems().map((item) => {
             const row = rows[item.index];
             const id = runIdOf(row);
+            const isSelected = selected.has(id);
             return (
               <div
                 key={id}
-                className={`grid-row ${selected.has(id) ? "selected" : ""}`}
+                className={`grid-row ${isSelected ? "selected" : ""}`}
                 style={{ transform: `translateY(${item.start + ROW_HEIGHT}px)`, width: totalWidth }}
                 data-run={id}
               >
-                {leafColumns.map((col) => {
-                  const isPinned = col.getIsPinned() === "left";
-                  return (
-                    <div
-                      key={col.id}
-                      className={`grid-cell ${isPinned ? "pinned" : ""}`}
-                      style={{ width: col.getSize(), left: isPinned ? col.getStart("left") : undefined }}
-                    >
-                      {col.id === "select" ? (
-                        <input type="checkbox" aria-label={`select ${id}`} checked={selected.has(id)} onChange={() => toggleSelect(id)} />
-                      ) : (
-                        <Cell row={row} path={col.id} now={now} project={project} />
-                      )}
-                    </div>
-                  );
-                })}
+                <RowCells row={row} cells={cellLayout} selected={isSelected} now={now} project={project} onToggle={onToggleRow} />
               </div>
             );
           })}
