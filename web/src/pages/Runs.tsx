@@ -104,6 +104,56 @@ const RowCells = memo(function RowCells({
   );
 });
 
+/**
+ * The visible rows. The virtualiser's scroll state lives here, so a scroll frame renders this list
+ * only, not the page around it (toolbar, query bar, header).
+ */
+function GridBody({
+  scroller,
+  rows,
+  selected,
+  cells,
+  now,
+  project,
+  onToggle,
+  width,
+}: {
+  scroller: React.RefObject<HTMLDivElement | null>;
+  rows: Row[];
+  selected: Set<string>;
+  cells: CellLayout[];
+  now: number;
+  project: string;
+  onToggle: (id: string) => void;
+  width: number;
+}) {
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+  });
+  return (
+    <>
+      {virtualizer.getVirtualItems().map((item) => {
+        const row = rows[item.index];
+        const id = runIdOf(row);
+        const isSelected = selected.has(id);
+        return (
+          <div
+            key={id}
+            className={`grid-row ${isSelected ? "selected" : ""}`}
+            style={{ transform: `translateY(${item.start + ROW_HEIGHT}px)`, width }}
+            data-run={id}
+          >
+            <RowCells row={row} cells={cells} selected={isSelected} now={now} project={project} onToggle={onToggle} />
+          </div>
+        );
+      })}
+    </>
+  );
+}
+
 /** Keeps the table live: long-polls the project's change feed and patches only the changed rows. */
 function useLiveTable(q: RunsQuery) {
   const client = useQueryClient();
@@ -310,12 +360,6 @@ export function RunsPage() {
   });
 
   const scroller = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({
-    count: rows.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
-  });
 
   const leafColumns = [...table.getLeftVisibleLeafColumns(), ...table.getCenterVisibleLeafColumns()];
   const totalWidth = leafColumns.reduce((a, c) => a + c.getSize(), 0);
@@ -455,7 +499,7 @@ export function RunsPage() {
         {edit.isError ? <span className="error">{errorDetail(edit.error).detail}</span> : null}
       </div>
       <div className="grid-scroll" ref={scroller} data-testid="runs-table">
-        <div className="grid" style={{ width: totalWidth, height: virtualizer.getTotalSize() + ROW_HEIGHT }}>
+        <div className="grid" style={{ width: totalWidth, height: rows.length * ROW_HEIGHT + ROW_HEIGHT }}>
           <div className="grid-row grid-head" style={{ width: totalWidth }}>
             {leafColumns.map((col) => {
               const path = col.id;
@@ -508,21 +552,7 @@ export function RunsPage() {
               );
             })}
           </div>
-          {virtualizer.getVirtualItems().map((item) => {
-            const row = rows[item.index];
-            const id = runIdOf(row);
-            const isSelected = selected.has(id);
-            return (
-              <div
-                key={id}
-                className={`grid-row ${isSelected ? "selected" : ""}`}
-                style={{ transform: `translateY(${item.start + ROW_HEIGHT}px)`, width: totalWidth }}
-                data-run={id}
-              >
-                <RowCells row={row} cells={cellLayout} selected={isSelected} now={now} project={project} onToggle={onToggleRow} />
-              </div>
-            );
-          })}
+          <GridBody scroller={scroller} rows={rows} selected={selected} cells={cellLayout} now={now} project={project} onToggle={onToggleRow} width={totalWidth} />
         </div>
         {runs.isPending ? <p className="loading">Loading runs…</p> : null}
         {!runs.isPending && rows.length === 0 && !queryError ? <p className="muted empty">No runs match.</p> : null}
