@@ -158,7 +158,7 @@ def build(db_url: str, home: Path, runs: int, points: int, long_points: int) -> 
         f"built {runs} runs x 100 fields and a {long_points:,}-point series",
         f"in {time.perf_counter() - started:.1f} s",
     )
-    return long_run.id
+    return str(long_run.id)
 
 
 def reused_long_run(db_url: str, home: Path) -> str:
