@@ -123,7 +123,8 @@ def test_despina_ui_serves_a_home_folder_on_loopback_without_login(
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url, process=process)
-        assert httpx.get(f"{url}/api/v1/projects").json() == [{"name": PROJECT}]  # no token needed
+        (project,) = httpx.get(f"{url}/api/v1/projects").json()  # no token needed
+        assert (project["name"], project["run_count"]) == (PROJECT, 1)
         rows = httpx.get(f"{url}/api/v1/projects/{PROJECT}/runs").json()
         assert rows[0]["f1_score"]["$field"]["value"] == 0.66
         with pytest.raises(httpx.TransportError):  # loopback only
