@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from despina.store.base import SeriesData
 from despina.store.downsample import bucketize
@@ -58,3 +60,60 @@ def test_a_bucket_of_only_nan_shows_nan_and_ranges_set_the_buckets() -> None:
     assert list(result.min_value[[0, 2]]) == [1.0, 5.0]
     with pytest.raises(ValueError, match="at least 1"):
         bucketize(series(values), 0)
+
+
+def reference_buckets(steps: np.ndarray, values: np.ndarray, buckets: int) -> list[tuple[float, ...]]:
+    """Per non-empty bucket, point by point: count, first, last, first smallest and first largest."""
+    start, width = steps[0], (steps[-1] - steps[0]) / buckets
+    rows: dict[int, list[int]] = {}
+    for i, step in enumerate(steps):
+        number = min(int((step - start) / width), buckets - 1) if width > 0 else 0
+        rows.setdefault(number, []).append(i)
+    out = []
+    for members in rows.values():
+        finite = [i for i in members if not math.isnan(values[i])]
+        low = min(finite, key=lambda i: (values[i], i)) if finite else members[0]
+        high = min(finite, key=lambda i: (-values[i], i)) if finite else members[0]
+        out.append((len(members), steps[members[0]], steps[members[-1]], steps[low], steps[high]))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    gaps=st.lists(st.sampled_from([0.0, 0.1, 1.0, 1.0, 1.0, 3.0, 250.0]), min_size=2, max_size=400),
+    raw=st.lists(
+        st.sampled_from([0.0, 1.0, -1.0, 2.5, math.nan, math.inf, -math.inf]), min_size=400, max_size=400
+    ),
+    buckets=st.integers(1, 60),
+    origin=st.sampled_from([0.0, -7.3, 1e6 + 0.1]),
+)
+def test_buckets_agree_with_numbering_every_point(
+    gaps: list[float], raw: list[float], buckets: int, origin: float
+) -> None:
+    """Uneven steps, repeated steps, crowded and empty buckets, NaN and infinities: each bucket is
+    what numbering the points one by one gives (the fast edge search and row-wise extremes, and the
+    ragged fallback for crowded buckets, must never disagree with it)."""
+    steps = origin + np.cumsum(np.array(gaps))
+    values = np.array(raw[: len(steps)])
+    result = bucketize(series(values, steps), buckets)
+    if len(steps) <= buckets:
+        assert result.exact
+        return
+    got = list(
+        zip(result.count, result.first_step, result.last_step, result.min_step, result.max_step, strict=True)
+    )
+    assert got == reference_buckets(steps, values, buckets)
+
+
+@pytest.mark.parametrize("repeats", [1, 10])
+def test_a_point_on_a_rounded_bucket_edge_goes_where_its_bucket_number_says(repeats: int) -> None:
+    """0.1 + 6 x (1/3 / 13) rounds to 0.25384615384615383, which the bucket number puts in bucket 5
+    but a search for the edge would start bucket 6 with; repeated, the edge cannot just step over it."""
+    on_edge = 0.25384615384615383
+    steps = np.sort(np.concatenate([np.linspace(0.1, 0.43333333333333335, 60), np.full(repeats, on_edge)]))
+    values = np.arange(len(steps), dtype=np.float64)[::-1].copy()
+    result = bucketize(series(values, steps), 13)
+    got = list(
+        zip(result.count, result.first_step, result.last_step, result.min_step, result.max_step, strict=True)
+    )
+    assert got == reference_buckets(steps, values, 13)

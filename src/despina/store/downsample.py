@@ -1,8 +1,9 @@
 """Downsampling a float series for a chart: equal step intervals, and per interval the first, last,
 smallest and largest point and the count (min/max per bucket, so a spike or a dip is never lost).
 
-Everything is vectorised with numpy over the points in step order: one pass to find each point's
-bucket, `reduceat` for the extremes, and searches for where each bucket starts.
+Everything is vectorised with numpy over the points in step order: a binary search per bucket edge
+for where each bucket starts, then the buckets as rows of a matrix for the extremes, so a
+100,000-point line costs well under a millisecond.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ import numpy.typing as npt
 from despina.store.base import SeriesBuckets, SeriesData
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+# Passes that move bucket edges a point at a time to agree with `_bucket_of` (rounding moves them by
+# one; only many equal steps at an edge need more, and those buckets are numbered point by point).
+_EDGE_FIXES = 4
 
 
 def bucketize(
@@ -30,30 +36,12 @@ def bucketize(
     start = float(steps[0]) if low is None else float(low)
     stop = float(steps[-1]) if high is None else float(high)
     width = (stop - start) / buckets
-    if width > 0:
-        index = np.minimum(((steps - start) / width).astype(np.int64), buckets - 1)
-    else:  # every point at one step
-        index = np.zeros(len(steps), dtype=np.int64)
-    # Steps increase, so bucket numbers do too: each non-empty bucket is one run of equal numbers.
-    starts = np.flatnonzero(np.diff(index, prepend=np.int64(-1)))
+    starts = _bucket_starts(steps, start, width, buckets)
     ends = np.append(starts[1:], len(steps))
-    count = (ends - starts).astype(np.int64)
-
-    nan = np.isnan(values)
-    low_values = np.where(nan, np.inf, values)
-    high_values = np.where(nan, -np.inf, values)
-    minimum = np.minimum.reduceat(low_values, starts)
-    maximum = np.maximum.reduceat(high_values, starts)
-    segment = np.repeat(np.arange(len(starts)), count)
-    min_at = _first_where(low_values == minimum[segment], segment, starts)
-    max_at = _first_where(high_values == maximum[segment], segment, starts)
-    # A bucket of only NaN: its extremes are its first point, which is NaN.
-    only_nan = np.add.reduceat((~nan).astype(np.int64), starts) == 0
-    min_at[only_nan] = starts[only_nan]
-    max_at[only_nan] = starts[only_nan]
+    min_at, max_at = _extreme_positions(values, starts, ends)
     return SeriesBuckets(
         exact=False,
-        count=count,
+        count=(ends - starts).astype(np.int64),
         first_step=steps[starts],
         first_value=values[starts],
         last_step=steps[ends - 1],
@@ -63,6 +51,83 @@ def bucketize(
         max_step=steps[max_at],
         max_value=values[max_at],
     )
+
+
+def _bucket_of(steps: FloatArray, start: float, width: float, buckets: int) -> IntArray:
+    """The bucket number of each step: the one definition every path below agrees with."""
+    return np.minimum(((steps - start) / width).astype(np.int64), buckets - 1)
+
+
+def _bucket_starts(steps: FloatArray, start: float, width: float, buckets: int) -> IntArray:
+    """Where each non-empty bucket's points start, in step order.
+
+    A binary search per bucket edge instead of a bucket number per point: a chart's thousand buckets
+    over a million points cost a thousand searches. Rounding can put a point at an edge on the other
+    side of it than `_bucket_of` does, so each edge is then moved to agree with `_bucket_of`."""
+    count = len(steps)
+    if not width > 0:  # every point at one step
+        return np.zeros(1, dtype=np.int64)
+    numbers = np.arange(1, buckets, dtype=np.int64)
+    edges = np.searchsorted(steps, start + numbers * width, side="left").astype(np.int64)
+    for _ in range(_EDGE_FIXES):
+        late = edges < count
+        late[late] = _bucket_of(steps[edges[late]], start, width, buckets) < numbers[late]
+        early = edges > 0
+        early[early] = _bucket_of(steps[edges[early] - 1], start, width, buckets) >= numbers[early]
+        if not (late.any() or early.any()):
+            break
+        edges += late
+        edges -= early
+    else:  # many equal steps at an edge: number every point instead
+        index = _bucket_of(steps, start, width, buckets)
+        return np.flatnonzero(np.diff(index, prepend=np.int64(-1))).astype(np.int64)
+    bounds = np.concatenate(([0], edges, [count]))
+    return bounds[:-1][bounds[:-1] < bounds[1:]]
+
+
+def _extreme_positions(values: FloatArray, starts: IntArray, ends: IntArray) -> tuple[IntArray, IntArray]:
+    """Per bucket, the position of its first smallest and first largest value (NaN ignored; a bucket
+    of only NaN points at its first point)."""
+    lengths = ends - starts
+    longest = int(lengths.max())
+    if len(starts) * longest > 4 * len(values):  # a few crowded buckets: a ragged reduction
+        return _extreme_positions_ragged(values, starts, ends)
+    # Buckets as rows of one matrix, short rows padded with their own last point (which changes
+    # neither the extremes nor where they first occur), so argmin/argmax run along rows.
+    grid = np.minimum(starts[:, None] + np.arange(longest), (ends - 1)[:, None])
+    block = values[grid]
+    nan = np.isnan(block)
+    if not nan.any():
+        return starts + block.argmin(axis=1), starts + block.argmax(axis=1)
+    rows = np.arange(len(starts))
+    low_block, high_block = np.where(nan, np.inf, block), np.where(nan, -np.inf, block)
+    low, high = low_block.argmin(axis=1), high_block.argmax(axis=1)
+    # A NaN stood in for by an infinity may come first: where the extreme is that infinity, it is
+    # the first point that is not NaN (or the bucket's first point when all are NaN).
+    first_number = (~nan).argmax(axis=1)
+    low = np.where(low_block[rows, low] == np.inf, first_number, low)
+    high = np.where(high_block[rows, high] == -np.inf, first_number, high)
+    return starts + low, starts + high
+
+
+def _extreme_positions_ragged(
+    values: FloatArray, starts: IntArray, ends: IntArray
+) -> tuple[IntArray, IntArray]:
+    count = ends - starts
+    nan = np.isnan(values)
+    low_values = np.where(nan, np.inf, values)
+    high_values = np.where(nan, -np.inf, values)
+    minimum = np.minimum.reduceat(low_values, starts)
+    maximum = np.maximum.reduceat(high_values, starts)
+    segment = np.repeat(np.arange(len(starts)), count)
+    min_at = _first_where(low_values == minimum[segment], segment, starts)
+    max_at = _first_where(high_values == maximum[segment], segment, starts)
+    # As in the matrix form: an infinite extreme is the first point that is not NaN, or the first
+    # point of a bucket of only NaN.
+    first_number = _first_where(~nan, segment, starts)
+    min_at = np.where(minimum == np.inf, first_number, min_at)
+    max_at = np.where(maximum == -np.inf, first_number, max_at)
+    return min_at, max_at
 
 
 def _first_where(
