@@ -117,3 +117,16 @@ def test_a_point_on_a_rounded_bucket_edge_goes_where_its_bucket_number_says(repe
         zip(result.count, result.first_step, result.last_step, result.min_step, result.max_step, strict=True)
     )
     assert got == reference_buckets(steps, values, 13)
+
+
+def test_one_crowded_bucket_among_sparse_ones_keeps_every_extreme() -> None:
+    """3,000 points in the first of 100 buckets and one point in each other: too ragged for the
+    matrix of buckets, so the extremes come from a reduction over the points themselves."""
+    rng = np.random.default_rng(7)
+    steps = np.concatenate([np.linspace(0.0, 0.5, 3000), np.arange(1.0, 100.0)])
+    values = rng.choice([0.0, 1.0, -1.0, 2.5, math.nan, math.inf, -math.inf], size=len(steps))
+    result = bucketize(series(values, steps), 100)
+    got = list(
+        zip(result.count, result.first_step, result.last_step, result.min_step, result.max_step, strict=True)
+    )
+    assert got == reference_buckets(steps, values, 100)
