@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from despina.client.operations import Operation
+from despina.exceptions import DespinaError
 
 if TYPE_CHECKING:
     from despina.store.runs_columns import RunsColumns
@@ -309,6 +310,24 @@ class Store(ABC):
     ) -> SeriesBuckets:
         """A float series downsampled to `buckets` step intervals (see SeriesBuckets)."""
         raise NotImplementedError(f"{type(self).__name__} cannot downsample series")
+
+    def series_buckets_many(
+        self,
+        project: str,
+        lines: Sequence[tuple[str, str]],
+        *,
+        buckets: int,
+        step_range: tuple[float | None, float | None] | None = None,
+    ) -> list[SeriesBuckets | DespinaError]:
+        """Each (run id, path) line downsampled as by `series_buckets`, in order; a line that cannot
+        be drawn (no such run, not a float series) holds its error instead, so the others still draw."""
+        out: list[SeriesBuckets | DespinaError] = []
+        for run_id, path in lines:
+            try:
+                out.append(self.series_buckets(project, run_id, path, buckets=buckets, step_range=step_range))
+            except DespinaError as exc:
+                out.append(exc)
+        return out
 
     @abstractmethod
     def put_blob(self, source: Path, sha256: str) -> None:

@@ -127,11 +127,13 @@ export function ComparePage() {
   const labels = useMemo(() => rows.map((r) => legendLabel(r, differing)), [rows, differing]);
   const orderedIds = useMemo(() => rows.map((r) => String(r["sys/id"].value)), [rows]);
   // Every line of every step-axis chart in one request (get_many_series_buckets), not one per line.
+  // It names the runs of the URL, so with the series in the URL too it starts at once, beside the
+  // runs' fields rather than after them (lines are found by run id, whatever the order).
   const bulk = useQuery({
-    queryKey: ["series-many", project, orderedIds, chosen, zoom],
-    enabled: tab === "charts" && xAxis === "step" && orderedIds.length > 0 && chosen.length > 0,
+    queryKey: ["series-many", project, runIds, chosen, zoom],
+    enabled: tab === "charts" && xAxis === "step" && runIds.length > 0 && chosen.length > 0,
     queryFn: ({ signal }) =>
-      fetchManySeriesViews({ project, runIds: orderedIds, paths: chosen, buckets: CHART_BUCKETS, stepMin: zoom?.[0], stepMax: zoom?.[1] }, signal),
+      fetchManySeriesViews({ project, runIds, paths: chosen, buckets: CHART_BUCKETS, stepMin: zoom?.[0], stepMax: zoom?.[1] }, signal),
     staleTime: Infinity,
     placeholderData: (prev) => prev,
     retry: false,

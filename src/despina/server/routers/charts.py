@@ -46,16 +46,16 @@ async def get_many_series_buckets(
     pairs = [(r, p) for r in dict.fromkeys(run_id) for p in dict.fromkeys(path)][:MAX_LINES]
 
     def work() -> bytes:
+        results = state.store.series_buckets_many(
+            access.project, pairs, buckets=buckets, step_range=step_range
+        )
         lines: list[dict[str, Any]] = []
-        for one_run, one_path in pairs:
+        for (one_run, one_path), result in zip(pairs, results, strict=True):
             line: dict[str, Any] = {"run_id": one_run, "path": one_path}
-            try:
-                result = state.store.series_buckets(
-                    access.project, one_run, one_path, buckets=buckets, step_range=step_range
-                )
+            if isinstance(result, DespinaError):  # no such run or not a float series: the others draw
+                line["error"] = str(result)
+            else:
                 line.update(buckets_body(result))
-            except DespinaError as exc:  # no such run or not a float series: the other lines still draw
-                line["error"] = str(exc)
             lines.append(line)
         packed: bytes = msgpack.packb(lines, use_bin_type=True)
         return packed

@@ -1,0 +1,80 @@
+"""A compare page's lines downsampled in one call (`series_buckets_many`) on SQLite and PostgreSQL:
+every line is what downsampling it alone gives, and a line that cannot be drawn says why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from store_conformance import PROJECT, floats, ingest, new_run, strings
+
+from despina.exceptions import FieldTypeError, RunNotFoundError
+from despina.store.base import SeriesBuckets
+from despina.store.blobs.local import LocalBlobStore
+from despina.store.sql.store import SqlStore
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    url = (
+        f"sqlite:///{tmp_path / 'despina.db'}"
+        if request.param == "sqlite"
+        else str(request.getfixturevalue("postgres_db_url"))
+    )
+    opened = SqlStore(url, LocalBlobStore(tmp_path / "blobs"))
+    yield opened
+    opened.close()
+
+
+def same(left: SeriesBuckets, right: SeriesBuckets) -> bool:
+    if left.exact or right.exact:
+        assert left.points is not None and right.points is not None
+        return left.exact == right.exact and all(
+            np.array_equal(getattr(left.points, name), getattr(right.points, name), equal_nan=True)
+            for name in ("steps", "timestamps", "values")
+        )
+    return np.array_equal(left.count, right.count) and all(
+        np.array_equal(getattr(left, name), getattr(right, name), equal_nan=True)
+        for name in SeriesBuckets.BUCKET_ARRAYS
+    )
+
+
+@pytest.mark.parametrize("step_range", [None, (1_000.0, 3_999.5), (4_500.0, None)])
+def test_every_line_is_what_downsampling_it_alone_gives(
+    store: SqlStore, step_range: tuple[float | None, float | None] | None
+) -> None:
+    rng = np.random.default_rng(3)
+    runs = [new_run(store) for _ in range(3)]
+    for number, run in enumerate(runs):
+        values = rng.normal(size=6_000)
+        values[rng.integers(0, 6_000, 40)] = np.nan
+        # Three batches: several chunks per series, read in order.
+        for part in range(3):
+            steps = np.arange(part * 2_000, (part + 1) * 2_000, dtype=np.float64) * (number + 1)
+            ingest(store, run, [floats("loss", steps, values[part * 2_000 : (part + 1) * 2_000])])
+        ingest(store, run, [floats("acc", np.arange(20.0))])  # fewer points than buckets: exact
+    ingest(store, runs[0], [strings("notes", [0.0], ["a string series"])])
+    fork = new_run(store, fork_run_id=runs[0].id, fork_step=2_500.0)
+    ingest(store, fork, [floats("loss", np.arange(2_501.0, 5_000.0))])
+    lines = [(run.id, path) for run in [*runs, fork] for path in ("loss", "acc", "never-logged")]
+    lines += [(runs[0].id, "notes"), ("CAS-404", "loss")]
+
+    results = store.series_buckets_many(PROJECT, lines, buckets=100, step_range=step_range)
+
+    assert len(results) == len(lines)
+    for (run_id, path), result in zip(lines, results, strict=True):
+        if run_id == "CAS-404":
+            assert isinstance(result, RunNotFoundError) and "CAS-404" in str(result)
+        elif path == "notes":
+            assert isinstance(result, FieldTypeError) and "notes" in str(result)
+        else:
+            assert isinstance(result, SeriesBuckets)
+            alone = store.series_buckets(PROJECT, run_id, path, buckets=100, step_range=step_range)
+            assert same(result, alone), (run_id, path)
+    loss = results[0]
+    assert isinstance(loss, SeriesBuckets) and not loss.exact and loss.count is not None
+    assert loss.count.sum() == (
+        6_000 if step_range is None else len(store.series(PROJECT, runs[0].id, "loss", step_range).steps)
+    )
