@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_browser import ServerThread, UiServer, require_browser, screenshot, ui_settings
+from ui_browser import ServerThread, UiServer, painted_pixels, require_browser, screenshot, ui_settings
 from ui_seed import PROJECT, client_env, quiet_run
 
 from despina.server.app import create_app, open_state
@@ -164,6 +164,7 @@ def test_select_runs_and_compare(page: Any, ui_server: UiServer) -> None:
 
     page.get_by_role("button", name="scatter").click()
     page.get_by_test_id("scatter").locator("canvas").wait_for()
+    assert painted_pixels(page.get_by_test_id("scatter")) > 0  # the runs' points are drawn
     screenshot(page, "4-compare-scatter")
 
 

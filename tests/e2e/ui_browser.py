@@ -22,6 +22,7 @@ __all__ = [
     "CHROMIUM_FLAGS",
     "ServerThread",
     "UiServer",
+    "painted_pixels",
     "require_browser",
     "screenshot",
     "ui_settings",
@@ -72,6 +73,26 @@ def require_browser() -> Any:
     if not (STATIC_DIR / "index.html").is_file():
         pytest.fail(f"the web UI is not built ({STATIC_DIR}): pip install -e . builds it (hatch_build.py)")
     return sync_playwright
+
+
+# colorFor(0) of web/src/components/Chart.tsx, hsl(0, 65%, 45%): the first series of a chart.
+FIRST_SERIES_RGB = (189, 40, 40)
+
+
+def painted_pixels(chart: Any, rgb: tuple[int, int, int] = FIRST_SERIES_RGB, tolerance: int = 12) -> int:
+    """Pixels of a chart's canvas painted in `rgb`: what a user sees drawn, not what was handed to
+    the chart library."""
+    count: int = chart.locator("canvas").first.evaluate(
+        """(canvas, [r, g, b, tol]) => {
+          const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+          let n = 0;
+          const near = (i, v) => Math.abs(d[i] - v) <= tol;
+          for (let i = 0; i < d.length; i += 4) if (near(i, r) && near(i + 1, g) && near(i + 2, b)) n++;
+          return n;
+        }""",
+        [*rgb, tolerance],
+    )
+    return count
 
 
 def screenshot(page: Any, name: str) -> None:

@@ -69,6 +69,29 @@ function toData(series: ChartSeries[], logY: boolean, logX: boolean): uPlot.Alig
   return data as unknown as uPlot.AlignedData;
 }
 
+const POINT_SIZE = 5;
+
+/**
+ * A scatter's points as one filled path of dots. uPlot's own point markers are not drawn for
+ * faceted (mode 2) data, so a series of points only would show an empty plot.
+ */
+function dots(size: number): uPlot.Series.PathBuilder {
+  return (u, seriesIdx) => {
+    const [xs, ys] = u.data[seriesIdx] as unknown as [ArrayLike<number>, ArrayLike<number | null>];
+    const radius = (size * uPlot.pxRatio) / 2;
+    const path = new Path2D();
+    for (let i = 0; i < xs.length; i++) {
+      const y = ys[i];
+      if (y === null || !Number.isFinite(y) || !Number.isFinite(xs[i])) continue;
+      const cx = u.valToPos(xs[i], "x", true);
+      const cy = u.valToPos(y, "y", true);
+      path.moveTo(cx + radius, cy);
+      path.arc(cx, cy, radius, 0, 2 * Math.PI);
+    }
+    return { fill: path, stroke: path };
+  };
+}
+
 export function Chart(props: ChartProps) {
   const { title, series, xLabel, xTime = false, logY = false, logX = false, note, zoom, onZoom } = props;
   const height = props.height ?? 260;
@@ -112,8 +135,9 @@ export function Chart(props: ChartProps) {
               { scale: "x", auto: true },
               { scale: "y", auto: true },
             ],
-            paths: s.points ? () => null : uPlot.paths.linear!(),
-            points: s.points ? { show: true, size: 5, fill: s.color, stroke: s.color } : { show: false },
+            fill: s.points ? s.color : undefined,
+            paths: s.points ? dots(POINT_SIZE) : uPlot.paths.linear!(),
+            points: { show: false },
           }),
         ),
       ],
