@@ -390,3 +390,38 @@ def test_filter_on_a_field_uses_the_index(store: SqlStore, zoo: dict[str, str]) 
             ]
         # The runs of the project by index, and each correlated lookup by primary key or index.
         assert not any(line.startswith("SCAN") and "runs" not in line for line in plan), plan
+
+
+def test_the_smallest_set_of_runs_drives_the_query(store: SqlStore) -> None:
+    """A conjunction reads its most selective condition's rows from their index and tests only the
+    runs those name for the other conditions, whichever order the query writes them in."""
+    made = []
+    for i in range(30):
+        run = new_run(store, name=f"r{i}", tags=("rare",) if i == 7 else ())
+        ingest(store, run, [atom("x", float(i)), floats("loss", range(3), [1.0, 0.5, i / 10])])
+        made.append(run.id)
+    statements: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if "despina_sort_key" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(store.read_engine, "before_cursor_execute", record)
+    try:
+        found = ids(store, 'x >= 0 and min(loss) < 1 and sys/tags contains "rare"', sort_by="loss")
+        assert ids(store, "x > 4 and x < 9 and not x = 6", sort_by="x", ascending=True) == [
+            made[i] for i in (5, 7, 8)
+        ]
+    finally:
+        event.remove(store.read_engine, "before_cursor_execute", record)
+    assert found == [made[7]]
+    statement, parameters = statements[0]
+    if store.read_engine.dialect.name == "sqlite":
+        with store.read_engine.connect() as conn:
+            plan = [
+                str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            ]
+        # The tag's rows are read once (a list), the field and the series probed per run left.
+        assert any("SEARCH string_set_items USING INDEX string_set_items_path_value" in p for p in plan), plan
+        assert sum("CORRELATED" in p for p in plan) == 3, plan  # x: its fields row, or its series
+        assert not any("series_path_min" in p or "fields_path" in p for p in plan), plan

@@ -1,8 +1,12 @@
 """Compile a query's syntax tree to a SQLAlchemy Core condition over the SQL store's `runs` table.
 
-Every condition is a correlated EXISTS over `fields`, `series` or `string_set_items` (or a test on a
-column of `runs` for `sys/` paths), so the database filters the runs with its indexes and no row is
-ever evaluated in Python.
+Every condition on a field is `runs.id IN (SELECT run_id FROM fields | series | string_set_items
+WHERE path = ? AND <test>)` (or a test on a column of `runs` for `sys/` paths): an uncorrelated
+subquery the database runs once, from the `(path, value)` indexes, so the plan can start from the
+most selective condition instead of testing every run of the project with a lookup per condition
+(which a correlated EXISTS does). No row is ever evaluated in Python. A sort key is read through
+LEFT JOINs of the sort field's rows (`SortKey`), one primary-key lookup per run, not a scalar
+subquery evaluated for every use of the key.
 
 How a value meets a field (a path may hold different types in different runs; a condition matches a
 run where the field's type fits the value):
@@ -30,12 +34,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, Table, and_, case, false, func, not_, or_, true
 
 from despina.client import field_types as ft
 from despina.client.codec import datetime_to_micros
 from despina.query import ast
 from despina.query.lexer import error
+from despina.query.run_sets import Rows, RunSet, Term, plan, tagged
 from despina.store.sql import schema as t
 
 RUN_STATES = ("running", "finished", "failed", "crashed")
@@ -82,23 +87,26 @@ def _cmp(column: Any, op: ast.Comparison, value: Any) -> ColumnElement[bool]:
     return column >= value  # type: ignore[no-any-return]
 
 
-def _field(path: str, *conditions: Any) -> ColumnElement[bool]:
-    return exists().where(t.fields.c.run_id == t.runs.c.id, t.fields.c.path == path, *conditions)
+def _field(path: str, indexed: ColumnElement[bool] | None = None, *rest: ColumnElement[bool]) -> Rows:
+    """`fields` rows at `path`: `indexed` is a test of float_value or int_value (each indexed with
+    the path), `rest` anything else."""
+    return Rows(t.fields, path, () if indexed is None else (indexed,), rest)
 
 
-def _series(path: str, *conditions: Any) -> ColumnElement[bool]:
-    return exists().where(t.series.c.run_id == t.runs.c.id, t.series.c.path == path, *conditions)
+def _series(path: str, indexed: ColumnElement[bool] | None = None, *rest: ColumnElement[bool]) -> Rows:
+    """`series` summary rows at `path`: `indexed` is a test of last_float, min_value or max_value."""
+    return Rows(t.series, path, () if indexed is None else (indexed,), rest)
 
 
-def aggregate_column(aggregate: ast.Aggregate | None) -> Any:
+def aggregate_column(aggregate: ast.Aggregate | None, series: FromClause | Table = t.series) -> Any:
     """The column of `series` (or expression over it) an aggregate reads; NULL where there is none."""
     if aggregate == "min":
-        return t.series.c.min_value
+        return series.c.min_value
     if aggregate == "max":
-        return t.series.c.max_value
+        return series.c.max_value
     if aggregate == "avg":
-        return case((t.series.c.finite_count > 0, t.series.c.sum_value / t.series.c.finite_count))
-    return t.series.c.last_float
+        return case((series.c.finite_count > 0, series.c.sum_value / series.c.finite_count))
+    return series.c.last_float
 
 
 def parse_datetime(text: str) -> datetime | None:
@@ -117,26 +125,52 @@ class _Compiler:
     def fail(self, message: str, pos: int) -> Exception:
         return error(message, self.ctx.query, pos)
 
+    def conjunction(self, node: ast.Node) -> tuple[list[Term], list[ColumnElement[bool]]]:
+        """The terms `node` is the AND of: leaves (sets of runs and column tests), and the nested
+        conditions (`or`, `not`) written as they are."""
+        if isinstance(node, ast.And):
+            terms: list[Term] = []
+            nested: list[ColumnElement[bool]] = []
+            for item in node.items:
+                more_terms, more_nested = self.conjunction(item)
+                terms.extend(more_terms)
+                nested.extend(more_nested)
+            return terms, nested
+        if isinstance(node, (ast.Or, ast.Not)):
+            return [], [self.node(node)]
+        return [self.leaf(node)], []
+
     def node(self, node: ast.Node) -> ColumnElement[bool]:
+        """`node` inside `or` or `not`: each set of runs probed per run (a correlated EXISTS)."""
         if isinstance(node, ast.And):
             return and_(*(self.node(item) for item in node.items))
         if isinstance(node, ast.Or):
             return or_(*(self.node(item) for item in node.items))
         if isinstance(node, ast.Not):
             return not_(self.node(node.operand))
+        term = self.leaf(node)
+        return term.probe() if isinstance(term, RunSet) else term
+
+    def leaf(self, node: ast.Compare | ast.In | ast.Contains | ast.Match | ast.Exists) -> Term:
         if isinstance(node, ast.Compare):
             return self.compare(node.operand, node.op, node.value)
         if isinstance(node, ast.In):
-            return or_(*(self.compare(node.operand, "=", value) for value in node.values))
+            return self.member(node)
         if isinstance(node, ast.Contains):
             return self.contains(node)
         if isinstance(node, ast.Match):
             return self.match(node)
         return self.exists(node.operand)
 
+    def member(self, node: ast.In) -> Term:
+        terms = [self.compare(node.operand, "=", value) for value in node.values]
+        if all(isinstance(term, RunSet) for term in terms):
+            return RunSet(tuple(rows for term in terms if isinstance(term, RunSet) for rows in term.rows))
+        return or_(*(term.probe() if isinstance(term, RunSet) else term for term in terms))
+
     # -- comparisons -------------------------------------------------------------------------------
 
-    def compare(self, operand: ast.Operand, op: ast.Comparison, literal: ast.Literal_) -> ColumnElement[bool]:
+    def compare(self, operand: ast.Operand, op: ast.Comparison, literal: ast.Literal_) -> Term:
         path, value = operand.path, literal.value
         if isinstance(value, float) and math.isnan(value):
             return false()
@@ -145,44 +179,45 @@ class _Compiler:
                 raise self.fail(
                     f"{operand.aggregate}({path}) is a number: compare it with a number", literal.pos
                 )
-            return _series(
-                path, t.series.c.type == ft.FLOAT_SERIES, _cmp(aggregate_column(operand.aggregate), op, value)
-            )
+            test = _cmp(aggregate_column(operand.aggregate), op, value)
+            type_test = t.series.c.type == ft.FLOAT_SERIES
+            if operand.aggregate == "avg":  # a quotient: not in any index
+                return RunSet((_series(path, None, type_test, test),))
+            return RunSet((_series(path, test, type_test),))
         if path.startswith("sys/"):
             special = self.compare_sys(operand, op, literal)
             if special is not None:
                 return special
         if isinstance(value, bool):
-            return _field(path, t.fields.c.type == ft.BOOL, _cmp(t.fields.c.int_value, op, int(value)))
-        if isinstance(value, (int, float)):
-            return or_(
-                _field(
-                    path,
-                    or_(
-                        and_(t.fields.c.type == ft.FLOAT, _cmp(t.fields.c.float_value, op, value)),
-                        and_(t.fields.c.type == ft.INT, _cmp(t.fields.c.int_value, op, value)),
-                    ),
-                ),
-                _series(path, t.series.c.type == ft.FLOAT_SERIES, _cmp(t.series.c.last_float, op, value)),
+            return RunSet(
+                (_field(path, _cmp(t.fields.c.int_value, op, int(value)), t.fields.c.type == ft.BOOL),)
             )
-        conditions = [
+        if isinstance(value, (int, float)):
+            # One branch per column, so each is a range of its (path, value) index.
+            return RunSet(
+                (
+                    _field(path, _cmp(t.fields.c.float_value, op, value), t.fields.c.type == ft.FLOAT),
+                    _field(path, _cmp(t.fields.c.int_value, op, value), t.fields.c.type == ft.INT),
+                    _series(path, _cmp(t.series.c.last_float, op, value), t.series.c.type == ft.FLOAT_SERIES),
+                )
+            )
+        rows = [
             # A tracked-files (artifact) field compares by its set hash, kept in text_value.
             _field(
-                path, t.fields.c.type.in_((ft.STRING, ft.ARTIFACT)), _cmp(t.fields.c.text_value, op, value)
+                path,
+                None,
+                t.fields.c.type.in_((ft.STRING, ft.ARTIFACT)),
+                _cmp(t.fields.c.text_value, op, value),
             ),
-            _series(path, t.series.c.type == ft.STRING_SERIES, _cmp(t.series.c.last_text, op, value)),
+            _series(path, None, t.series.c.type == ft.STRING_SERIES, _cmp(t.series.c.last_text, op, value)),
         ]
         when = parse_datetime(value)
         if when is not None:
             micros = datetime_to_micros(when)
-            conditions.append(
-                _field(path, t.fields.c.type == ft.DATETIME, _cmp(t.fields.c.int_value, op, micros))
-            )
-        return or_(*conditions)
+            rows.append(_field(path, _cmp(t.fields.c.int_value, op, micros), t.fields.c.type == ft.DATETIME))
+        return RunSet(tuple(rows))
 
-    def compare_sys(
-        self, operand: ast.Operand, op: ast.Comparison, literal: ast.Literal_
-    ) -> ColumnElement[bool] | None:
+    def compare_sys(self, operand: ast.Operand, op: ast.Comparison, literal: ast.Literal_) -> Term | None:
         path, value = operand.path, literal.value
         if path in TEXT_COLUMNS:
             if not isinstance(value, str):
@@ -237,30 +272,34 @@ class _Compiler:
             return func.instr(column, value) > 0
         return func.strpos(column, value) > 0
 
-    def contains(self, node: ast.Contains) -> ColumnElement[bool]:
+    def contains(self, node: ast.Contains) -> Term:
         operand, value = node.operand, node.value.value
         if not isinstance(value, str):
             raise self.fail('contains takes a "string"', node.value.pos)
         if operand.aggregate is not None:
             raise self.fail("contains takes a path, not an aggregate", operand.pos)
         path = operand.path
-        in_set = exists().where(
-            t.string_set_items.c.run_id == t.runs.c.id,
-            t.string_set_items.c.path == path,
-            t.string_set_items.c.value == value,
-        )
         if path == "sys/tags":
-            return in_set
+            return tagged(value)
         if path in TEXT_COLUMNS:
             return self.column_test(TEXT_COLUMNS[path], lambda column: self.substring(column, value))
         self.reject_sys(operand, "contains")
-        return or_(
-            in_set,
-            _field(path, t.fields.c.type == ft.STRING, self.substring(t.fields.c.text_value, value)),
-            _series(path, t.series.c.type == ft.STRING_SERIES, self.substring(t.series.c.last_text, value)),
+        return RunSet(
+            (
+                *tagged(value, path).rows,
+                _field(
+                    path, None, t.fields.c.type == ft.STRING, self.substring(t.fields.c.text_value, value)
+                ),
+                _series(
+                    path,
+                    None,
+                    t.series.c.type == ft.STRING_SERIES,
+                    self.substring(t.series.c.last_text, value),
+                ),
+            )
         )
 
-    def match(self, node: ast.Match) -> ColumnElement[bool]:
+    def match(self, node: ast.Match) -> Term:
         operand, pattern = node.operand, node.pattern.value
         assert isinstance(pattern, str)
         try:
@@ -275,16 +314,23 @@ class _Compiler:
         if path == "sys/state":
             return t.runs.c.state.regexp_match(pattern)
         self.reject_sys(operand, "~")
-        return or_(
-            _field(path, t.fields.c.type == ft.STRING, t.fields.c.text_value.regexp_match(pattern)),
-            _series(path, t.series.c.type == ft.STRING_SERIES, t.series.c.last_text.regexp_match(pattern)),
+        return RunSet(
+            (
+                _field(path, None, t.fields.c.type == ft.STRING, t.fields.c.text_value.regexp_match(pattern)),
+                _series(
+                    path,
+                    None,
+                    t.series.c.type == ft.STRING_SERIES,
+                    t.series.c.last_text.regexp_match(pattern),
+                ),
+            )
         )
 
     def reject_sys(self, operand: ast.Operand, what: str) -> None:
         if operand.path in TIME_COLUMNS or operand.path in ("sys/failed", "sys/tags", "sys/state"):
             raise self.fail(f"{operand.path} does not take {what}", operand.pos)
 
-    def exists(self, operand: ast.Operand) -> ColumnElement[bool]:
+    def exists(self, operand: ast.Operand) -> Term:
         path = operand.path
         if path in ("sys/custom_run_id", "sys/ping_time"):
             return t.runs.c[TEXT_COLUMNS.get(path) or TIME_COLUMNS[path]].is_not(None)
@@ -297,54 +343,81 @@ class _Compiler:
         ):
             return true()
         # A series row with no points is a fork's marker that hides an inherited series.
-        return or_(_field(path), _series(path, t.series.c.point_count > 0))
+        return RunSet((_field(path), _series(path, None, t.series.c.point_count > 0)))
+
+
+def compile_terms(node: ast.Node, context: Context) -> tuple[list[Term], list[ColumnElement[bool]]]:
+    """The terms of the conjunction `node` is (see `run_sets.plan`): leaves, and nested conditions."""
+    return _Compiler(context).conjunction(node)
 
 
 def compile_condition(node: ast.Node, context: Context) -> ColumnElement[bool]:
-    """The WHERE condition over `runs` (correlated subqueries) that `node` means."""
-    return _Compiler(context).node(node)
+    """The WHERE condition over `runs` that `node` means, every set of runs read (`RunSet.within`;
+    `RunsQuery.condition` plans the order on SQLite)."""
+    terms, nested = compile_terms(node, context)
+    return plan(terms, None, nested)
 
 
-def sort_key(operand: ast.Operand, kind: SortKind, context: Context) -> Any:
-    """An expression of `runs` to order by: a column for `sys/` paths, else a correlated scalar
-    subquery (a field's value, or the series' last value or aggregate). `kind` picks numbers or text
-    for a path that holds both in different runs (the store chooses by what the project holds)."""
+@dataclass(frozen=True)
+class SortKey:
+    """What to order the runs by: `expression` over `runs` and the rows `join` adds to it (LEFT
+    JOINs on the sort field's primary key: at most one row per run, NULL where it has none)."""
+
+    expression: Any
+    joins: tuple[tuple[FromClause, ColumnElement[bool]], ...] = ()
+
+    def join(self, source: FromClause) -> FromClause:
+        """`source` (which holds `runs`) with the sort field's rows joined."""
+        for table, on in self.joins:
+            source = source.outerjoin(table, on)
+        return source
+
+
+def sort_key(operand: ast.Operand, kind: SortKind, context: Context) -> SortKey:
+    """The key to order by: a column for `sys/` paths, else the field's value, or the series' last
+    value or aggregate, read through LEFT JOINs. `kind` picks numbers or text for a path that holds
+    both in different runs (the store chooses by what the project holds)."""
     path = operand.path
     if operand.aggregate is not None:
-        return _series_value(path, aggregate_column(operand.aggregate), ft.FLOAT_SERIES)
+        series, on = _joined_series(path, ft.FLOAT_SERIES)
+        return SortKey(aggregate_column(operand.aggregate, series), ((series, on),))
     if path == "sys/id":
-        return t.runs.c.number  # KEY-10 after KEY-9
+        return SortKey(t.runs.c.number)  # KEY-10 after KEY-9
     if path in TEXT_COLUMNS:
-        return t.runs.c[TEXT_COLUMNS[path]]
+        return SortKey(t.runs.c[TEXT_COLUMNS[path]])
     if path in TIME_COLUMNS:
-        return t.runs.c[TIME_COLUMNS[path]]
+        return SortKey(t.runs.c[TIME_COLUMNS[path]])
     if path == "sys/state":
-        return t.runs.c.state
+        return SortKey(t.runs.c.state)
     if path == "sys/failed":
-        return t.runs.c.failed
+        return SortKey(t.runs.c.failed)
     if path == "sys/tags" or path.startswith("sys/forking/"):
         raise error(f"cannot sort by {path}", context.query, operand.pos)
+    field = t.fields.alias("sort_field")
+    on_field = and_(field.c.run_id == t.runs.c.id, field.c.path == path)
     if kind == "text":
-        atom = (
-            select(t.fields.c.text_value)
-            .where(t.fields.c.run_id == t.runs.c.id, t.fields.c.path == path, t.fields.c.type == ft.STRING)
-            .scalar_subquery()
-        )
-        return func.coalesce(atom, _series_value(path, t.series.c.last_text, ft.STRING_SERIES))
+        series, on_series = _joined_series(path, ft.STRING_SERIES)
+        atom = case((field.c.type == ft.STRING, field.c.text_value))
+        return SortKey(func.coalesce(atom, series.c.last_text), ((field, on_field), (series, on_series)))
+    series, on_series = _joined_series(path, ft.FLOAT_SERIES)
     number = case(
-        (t.fields.c.type == ft.FLOAT, t.fields.c.float_value),
-        (t.fields.c.type.in_([ft.INT, ft.BOOL, ft.DATETIME]), t.fields.c.int_value * 1.0),
+        (field.c.type == ft.FLOAT, field.c.float_value),
+        (field.c.type.in_([ft.INT, ft.BOOL, ft.DATETIME]), field.c.int_value * 1.0),
     )
-    atom = select(number).where(t.fields.c.run_id == t.runs.c.id, t.fields.c.path == path).scalar_subquery()
-    return func.coalesce(atom, _series_value(path, t.series.c.last_float, ft.FLOAT_SERIES))
+    return SortKey(func.coalesce(number, series.c.last_float), ((field, on_field), (series, on_series)))
 
 
-def _series_value(path: str, column: Any, type_: str) -> Any:
-    return (
-        select(column)
-        .where(t.series.c.run_id == t.runs.c.id, t.series.c.path == path, t.series.c.type == type_)
-        .scalar_subquery()
-    )
+def _joined_series(path: str, type_: str) -> tuple[FromClause, ColumnElement[bool]]:
+    series = t.series.alias("sort_series")
+    return series, and_(series.c.run_id == t.runs.c.id, series.c.path == path, series.c.type == type_)
 
 
-__all__ = ["NUMERIC_FIELD_TYPES", "Context", "compile_condition", "parse_datetime", "sort_key"]
+__all__ = [
+    "NUMERIC_FIELD_TYPES",
+    "Context",
+    "SortKey",
+    "compile_condition",
+    "compile_terms",
+    "parse_datetime",
+    "sort_key",
+]

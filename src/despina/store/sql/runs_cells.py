@@ -14,7 +14,7 @@ a set over another field row, a field row over the run's own `sys/` columns.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,9 @@ from sqlalchemy import Connection
 
 from despina.client import field_types as ft
 from despina.store.runs_columns import ColumnBuilder
+
+# From this many runs, a page that covers most of a key range reads the range (see `_runs`).
+RANGE_MIN_RUNS = 2_000
 
 
 class CellReader:
@@ -47,7 +50,9 @@ class CellReader:
         if not len(self._pks):
             return "1 = 0", []
         low, high = int(self._sorted[0]), int(self._sorted[-1])
-        if 2 * len(self._pks) >= high - low + 1:
+        # Only for many runs: with `path = ?` beside it, the planner reads every row of the path
+        # from its index and keeps those in range, which a page of 100 runs must not pay for.
+        if len(self._pks) >= RANGE_MIN_RUNS and 2 * len(self._pks) >= high - low + 1:
             return f"run_id BETWEEN {self._mark} AND {self._mark}", [low, high]
         return self._set("run_id", self._pks.tolist())
 
@@ -77,30 +82,49 @@ class CellReader:
             sql = f"SELECT DISTINCT path FROM {table} WHERE {runs}{extra}"
             return sorted(row[0] for row in self._query(sql, params))
         found: list[str] = list(self.wanted)
+        if not found:
+            return found
         path = "path" if self._sqlite else 'path COLLATE "C"'
-        for namespace in self.wanted:
-            # "0" follows "/": the paths between "c/" and "c0" are exactly those under "c/" (bytewise).
-            m = self._mark
-            probe = f"SELECT 1 FROM {table} WHERE {path} > {m} AND {path} < {m} LIMIT 1"
-            if not self._query(probe, [namespace + "/", namespace + "0"]):
-                continue
-            sql = f"SELECT DISTINCT path FROM {table} WHERE {path} > {m} AND {path} < {m} AND {runs}{extra}"
-            found.extend(row[0] for row in self._query(sql, [namespace + "/", namespace + "0", *params]))
+        m = self._mark
+        # "0" follows "/": the paths between "c/" and "c0" are exactly those under "c/" (bytewise).
+        # Which columns are namespaces here at all: an index probe each, in one statement.
+        under = f"{path} > {m} AND {path} < {m}"
+        probes = ", ".join(f"EXISTS (SELECT 1 FROM {table} WHERE {under})" for _ in found)
+        bounds = [bound for namespace in found for bound in (namespace + "/", namespace + "0")]
+        (hits,) = self._query(f"SELECT {probes}", bounds)
+        for namespace, hit in zip(list(found), hits, strict=True):
+            if hit:
+                sql = f"SELECT DISTINCT path FROM {table} WHERE {under} AND {runs}{extra}"
+                found.extend(row[0] for row in self._query(sql, [namespace + "/", namespace + "0", *params]))
         return list(dict.fromkeys(found))
 
     # -- tables -----------------------------------------------------------------------------------
 
-    def read_fields(self, builders: dict[str, ColumnBuilder], length: int) -> None:
-        """Atoms, files, file sets and set markers: one query per path."""
+    def _rows_by_path(
+        self, columns: str, table: str, paths: list[str], extra: str = ""
+    ) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+        """(path, rows of `columns`) for each of `paths` some run of the page has, in that order."""
         runs, params = self._runs()
-        sql = (
-            "SELECT run_id, type, float_value, int_value, text_value FROM fields "
-            f"WHERE path = {self._mark} AND {runs}"
-        )
-        for path in self.paths("fields"):
+        if len(self._pks) < RANGE_MIN_RUNS:
+            # A page: every cell in one statement, a primary-key lookup per run and path.
+            in_paths, path_params = self._set("path", paths)
+            sql = f"SELECT path, {columns} FROM {table} WHERE {runs} AND {in_paths}{extra}"
+            grouped: dict[str, list[tuple[Any, ...]]] = {}
+            for row in self._query(sql, [*params, *path_params]):
+                grouped.setdefault(row[0], []).append(row[1:])
+            yield from ((path, grouped[path]) for path in paths if path in grouped)
+            return
+        # Most of a table: a query per path (its rows from the path's index), pivoted as it comes.
+        sql = f"SELECT {columns} FROM {table} WHERE path = {self._mark} AND {runs}{extra}"
+        for path in paths:
             rows = self._query(sql, [path, *params])
-            if not rows:
-                continue
+            if rows:
+                yield path, rows
+
+    def read_fields(self, builders: dict[str, ColumnBuilder], length: int) -> None:
+        """Atoms, files, file sets and set markers."""
+        columns = "run_id, type, float_value, int_value, text_value"
+        for path, rows in self._rows_by_path(columns, "fields", self.paths("fields")):
             run_col, type_col, float_col, int_col, text_col = zip(*rows, strict=True)
             builder = builders.setdefault(path, ColumnBuilder(length))
             for type_, pick in _by_type(type_col):
@@ -128,15 +152,9 @@ class CellReader:
 
     def read_series(self, builders: dict[str, ColumnBuilder], length: int) -> None:
         """Series as their last value (from the summary row; a fork's hidden series are skipped)."""
-        runs, params = self._runs()
-        sql = (
-            "SELECT run_id, type, last_float, last_text FROM series "
-            f"WHERE path = {self._mark} AND point_count > 0 AND {runs}"
-        )
-        for path in self.paths("series", " AND point_count > 0"):
-            rows = self._query(sql, [path, *params])
-            if not rows:
-                continue
+        extra = " AND point_count > 0"
+        paths = self.paths("series", extra)
+        for path, rows in self._rows_by_path("run_id, type, last_float, last_text", "series", paths, extra):
             run_col, type_col, float_col, text_col = zip(*rows, strict=True)
             builder = builders.setdefault(path, ColumnBuilder(length))
             for type_, pick in _by_type(type_col):

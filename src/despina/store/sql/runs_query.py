@@ -14,12 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, union_all
 
 from despina.client import field_types as ft
 from despina.exceptions import QueryError
 from despina.query import ast, parse, parse_operand
-from despina.query.compiler import NUMERIC_FIELD_TYPES, Context, SortKind, compile_condition, sort_key
+from despina.query.compiler import NUMERIC_FIELD_TYPES, Context, SortKind, compile_terms, sort_key
+from despina.query.run_sets import RunSet, Term, plan, size_query, tagged
 from despina.store.sql import schema as t
 
 SORT_KEY_LABEL = "despina_sort_key"
@@ -95,46 +96,49 @@ class RunsQuery:
         )
 
     def condition(
-        self, dialect: str, state_filter: Callable[[list[str]], ColumnElement[bool]]
+        self,
+        dialect: str,
+        state_filter: Callable[[list[str]], ColumnElement[bool]],
+        conn: Connection | None = None,
     ) -> ColumnElement[bool]:
-        """Every filter of the query, as one condition over `runs`."""
-        conditions: list[ColumnElement[bool]] = []
+        """Every filter of the query, as one condition over `runs`. Given `conn` on SQLite, the
+        sizes of its sets of runs are read first, so the smallest drives (see `query.run_sets`)."""
+        terms: list[Term] = []
+        nested: list[ColumnElement[bool]] = []
         if self.node is not None:
             context = Context(self.text or "", dialect, state_filter)
-            conditions.append(compile_condition(self.node, context))
+            terms, nested = compile_terms(self.node, context)
         if self.owner:
-            conditions.append(t.runs.c.owner.in_(self.owner))
+            terms.append(t.runs.c.owner.in_(self.owner))
         if self.state:
-            conditions.append(state_filter(list(self.state)))
-        for tag in self.tags:
-            conditions.append(
-                exists().where(
-                    t.string_set_items.c.run_id == t.runs.c.id,
-                    t.string_set_items.c.path == "sys/tags",
-                    t.string_set_items.c.value == tag,
-                )
-            )
-        return and_(true(), *conditions)
+            terms.append(state_filter(list(self.state)))
+        terms.extend(tagged(tag) for tag in self.tags)
+        sets = [term for term in terms if isinstance(term, RunSet)]
+        sizes = None
+        if conn is not None and dialect == "sqlite" and len(sets) > 1:
+            sizes = list(conn.execute(size_query(sets)).one())
+        return plan(terms, sizes, nested)
 
     def sort_kind(self, conn: Connection, project_id: int) -> SortKind:
         """Numbers or text: what the sort path holds in this project (numbers when both)."""
         operand = self.sort_operand
         if operand.aggregate is not None or operand.path.startswith("sys/"):
             return "numeric"
-        in_project = select(t.runs.c.id).where(t.runs.c.project_id == project_id)
-        types = set(
-            conn.execute(
-                select(t.fields.c.type)
-                .where(t.fields.c.path == operand.path, t.fields.c.run_id.in_(in_project))
-                .distinct()
-                .union(
-                    select(t.series.c.type)
-                    .where(t.series.c.path == operand.path, t.series.c.run_id.in_(in_project))
-                    .distinct()
+
+        def holds(types: Sequence[str]) -> bool:
+            # Stops at the first row found (a join, not `run_id IN (the project's runs)`, which
+            # would list every run first): usually a lookup or two.
+            sources = [
+                select(table.c.run_id)
+                .join(t.runs, t.runs.c.id == table.c.run_id)
+                .where(
+                    table.c.path == operand.path, table.c.type.in_(types), t.runs.c.project_id == project_id
                 )
-            ).scalars()
-        )
-        if types & NUMERIC_FIELD_TYPES or not types & {ft.STRING, ft.STRING_SERIES}:
+                for table in (t.fields, t.series)
+            ]
+            return bool(conn.execute(select(exists(union_all(*sources)))).scalar_one())
+
+        if holds(sorted(NUMERIC_FIELD_TYPES)) or not holds([ft.STRING, ft.STRING_SERIES]):
             return "numeric"
         return "text"
 
@@ -150,10 +154,12 @@ class RunsQuery:
     ) -> tuple[list[Any], str | None]:
         """Rows of `runs` of one page (in order) and the cursor of the next page, if any."""
         context = Context(self.sort_by, dialect, state_filter)
-        key = sort_key(self.sort_operand, self.sort_kind(conn, project_id), context)
+        sort = sort_key(self.sort_operand, self.sort_kind(conn, project_id), context)
+        key = sort.expression
         statement = (
             select(t.runs, key.label(SORT_KEY_LABEL))
-            .where(t.runs.c.project_id == project_id, self.condition(dialect, state_filter))
+            .select_from(sort.join(t.runs))
+            .where(t.runs.c.project_id == project_id, self.condition(dialect, state_filter, conn))
             .order_by(
                 key.is_(None),
                 key.asc() if self.ascending else key.desc(),
