@@ -543,7 +543,12 @@ export function RunsPage() {
                       ) : null}
                       <span
                         className={`resizer ${col.getIsResizing() ? "active" : ""}`}
-                        onMouseDown={header.getResizeHandler()}
+                        onMouseDown={(e) => {
+                          // The header is draggable (to reorder): without this, dragging its edge
+                          // starts moving the column instead of resizing it.
+                          e.preventDefault();
+                          header.getResizeHandler()(e);
+                        }}
                         onTouchStart={header.getResizeHandler()}
                       />
                     </>
