@@ -3,6 +3,7 @@ the model summary and the checkpoints ModelCheckpoint keeps, read back path by p
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -53,11 +54,11 @@ def loaders() -> tuple[DataLoader[Any], DataLoader[Any]]:
     return DataLoader(data, batch_size=8), DataLoader(data, batch_size=16)
 
 
-def fit(logger: DespinaLogger, root: Path, **trainer_kwargs: Any) -> Any:
+def fit(logger: DespinaLogger, root: Path, accelerator: str = "cpu", **trainer_kwargs: Any) -> Any:
     torch.manual_seed(0)
     checkpoint = pl.callbacks.ModelCheckpoint(monitor="val_loss", save_top_k=1, save_last=True)
     trainer = pl.Trainer(
-        accelerator="cpu",
+        accelerator=accelerator,
         max_epochs=EPOCHS,
         logger=logger,
         callbacks=[checkpoint],
@@ -150,3 +151,28 @@ def test_a_stopped_run_warns_and_training_goes_on(run: despina.Run, tmp_path: Pa
 def test_run_and_project_together_are_refused(run: despina.Run) -> None:
     with pytest.raises(ValueError, match="not both"):
         DespinaLogger(run, project=PROJECT)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_training_on_a_gpu_logs_its_metrics_and_the_gpu_readings(tmp_path: Path) -> None:
+    """The run's hardware monitoring reads the GPU the model trains on (`gpu/0` is `cuda:0`)."""
+    run = despina.init_run(
+        project=PROJECT,
+        capture_stdout=False,
+        capture_stderr=False,
+        monitoring_interval=0.2,
+        source_files=[],
+        git_ref=False,
+    )
+    fit(DespinaLogger(run), tmp_path, accelerator="gpu", devices=1)
+    held = torch.ones(64, 1024, 1024, device="cuda")  # 256 MiB the readings must show
+    time.sleep(1.0)
+    read = reopen(run)
+    del held
+    assert len(series(read, "training/train/loss_step")) == BATCHES * EPOCHS
+    monitoring = f"monitoring/{next(iter(read.get_structure()['monitoring']))}"
+    memory = [value for _, value in series(read, f"{monitoring}/gpu/0/memory_used")]
+    utilization = [value for _, value in series(read, f"{monitoring}/gpu/0/utilization")]
+    assert memory and max(memory) > 0.25  # GiB: at least the tensor held on the device
+    assert utilization and all(0 <= value <= 100 for value in utilization)
+    read.stop()
