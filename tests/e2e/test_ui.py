@@ -150,6 +150,14 @@ def test_select_runs_and_compare(page: Any, ui_server: UiServer) -> None:
     chart.locator("canvas").wait_for()
     expect(chart).not_to_have_attribute("data-points", "0")
     screenshot(page, "4-compare-charts")
+    # On a time axis the same downsampled lines come with their points' times.
+    drawn = chart.get_attribute("data-points")
+    page.get_by_label("x axis").select_option("relative")
+    expect(page).to_have_url(re.compile("x=relative"))
+    expect(chart.locator(".chart-title")).not_to_contain_text("loading")
+    expect(chart).to_have_attribute("data-points", drawn)
+    assert painted_pixels(chart) > 0  # the first run's line is on the canvas
+    page.get_by_label("x axis").select_option("step")
 
     page.get_by_role("button", name="table").click()
     page.get_by_test_id("only-diff").click()

@@ -78,3 +78,26 @@ def test_every_line_is_what_downsampling_it_alone_gives(
     assert loss.count.sum() == (
         6_000 if step_range is None else len(store.series(PROJECT, runs[0].id, "loss", step_range).steps)
     )
+
+
+def test_buckets_carry_their_points_times_when_asked(store: SqlStore) -> None:
+    """A chart on a time axis: each bucket's first, last, smallest and largest point with its time."""
+    run = new_run(store)
+    steps = np.arange(5_000.0)
+    values = np.sin(steps / 40.0)
+    for part in range(2):  # two chunks
+        piece = slice(part * 2_500, (part + 1) * 2_500)
+        ingest(store, run, [floats("loss", steps[piece], values[piece])])
+    exact = store.series(PROJECT, run.id, "loss")
+    time_of = dict(zip(exact.steps.tolist(), exact.timestamps.tolist(), strict=True))
+
+    plain = store.series_buckets(PROJECT, run.id, "loss", buckets=50)
+    assert plain.first_time is None  # not asked: timestamps are not decoded
+    for result in (
+        store.series_buckets(PROJECT, run.id, "loss", buckets=50, timestamps=True),
+        store.series_buckets_many(PROJECT, [(run.id, "loss")], buckets=50, timestamps=True)[0],
+    ):
+        assert isinstance(result, SeriesBuckets) and not result.exact
+        for point in ("first", "last", "min", "max"):
+            expected = [time_of[step] for step in getattr(result, f"{point}_step").tolist()]
+            assert getattr(result, f"{point}_time").tolist() == expected, point

@@ -11,7 +11,7 @@ from despina.store.base import SeriesBuckets
 
 def buckets_body(result: SeriesBuckets) -> dict[str, Any]:
     """`exact` true with `steps`, `timestamps`, `values`; or per bucket `count` (int64) and the
-    first/last/min/max step and value arrays (float64)."""
+    first/last/min/max step and value arrays (float64), and their times when they were read."""
     body: dict[str, Any] = {"exact": result.exact}
     if result.exact:
         assert result.points is not None
@@ -25,4 +25,7 @@ def buckets_body(result: SeriesBuckets) -> dict[str, Any]:
         body["count"] = np.asarray(result.count, "<i8").tobytes()
         for name in result.BUCKET_ARRAYS:
             body[name] = np.asarray(getattr(result, name), "<f8").tobytes()
+        for name in result.TIME_ARRAYS:  # present when asked for (`timestamps`)
+            if getattr(result, name) is not None:
+                body[name] = np.asarray(getattr(result, name), "<f8").tobytes()
     return body

@@ -128,6 +128,12 @@ class SeriesBuckets:
     min_value: npt.NDArray[np.float64] | None = None
     max_step: npt.NDArray[np.float64] | None = None
     max_value: npt.NDArray[np.float64] | None = None
+    # Unix seconds of the first, last, smallest and largest point of each bucket; only when asked
+    # for (a chart on a time axis), since reading them costs decoding every chunk's timestamps.
+    first_time: npt.NDArray[np.float64] | None = None
+    last_time: npt.NDArray[np.float64] | None = None
+    min_time: npt.NDArray[np.float64] | None = None
+    max_time: npt.NDArray[np.float64] | None = None
 
     BUCKET_ARRAYS = (
         "first_step",
@@ -139,6 +145,7 @@ class SeriesBuckets:
         "max_step",
         "max_value",
     )
+    TIME_ARRAYS = ("first_time", "last_time", "min_time", "max_time")
 
 
 @dataclass
@@ -307,8 +314,10 @@ class Store(ABC):
         *,
         buckets: int,
         step_range: tuple[float | None, float | None] | None = None,
+        timestamps: bool = False,
     ) -> SeriesBuckets:
-        """A float series downsampled to `buckets` step intervals (see SeriesBuckets)."""
+        """A float series downsampled to `buckets` step intervals (see SeriesBuckets); with
+        `timestamps`, each bucket's points carry their times too."""
         raise NotImplementedError(f"{type(self).__name__} cannot downsample series")
 
     def series_buckets_many(
@@ -318,13 +327,18 @@ class Store(ABC):
         *,
         buckets: int,
         step_range: tuple[float | None, float | None] | None = None,
+        timestamps: bool = False,
     ) -> list[SeriesBuckets | DespinaError]:
         """Each (run id, path) line downsampled as by `series_buckets`, in order; a line that cannot
         be drawn (no such run, not a float series) holds its error instead, so the others still draw."""
         out: list[SeriesBuckets | DespinaError] = []
         for run_id, path in lines:
             try:
-                out.append(self.series_buckets(project, run_id, path, buckets=buckets, step_range=step_range))
+                out.append(
+                    self.series_buckets(
+                        project, run_id, path, buckets=buckets, step_range=step_range, timestamps=timestamps
+                    )
+                )
             except DespinaError as exc:
                 out.append(exc)
         return out

@@ -26,7 +26,8 @@ def bucketize(
 ) -> SeriesBuckets:
     """`data` (float values, steps increasing, already limited to [low, high]) in `buckets` intervals
     of equal width over [low, high] (default: the first and last step). Exact when there are no more
-    points than buckets."""
+    points than buckets. Buckets carry times when `data` has a timestamp per point (an empty
+    timestamps array: none)."""
     if buckets < 1:
         raise ValueError(f"buckets must be at least 1, not {buckets}")
     steps = np.asarray(data.steps, dtype=np.float64)
@@ -39,7 +40,7 @@ def bucketize(
     starts = _bucket_starts(steps, start, width, buckets)
     ends = np.append(starts[1:], len(steps))
     min_at, max_at = _extreme_positions(values, starts, ends)
-    return SeriesBuckets(
+    result = SeriesBuckets(
         exact=False,
         count=(ends - starts).astype(np.int64),
         first_step=steps[starts],
@@ -51,6 +52,11 @@ def bucketize(
         max_step=steps[max_at],
         max_value=values[max_at],
     )
+    if len(data.timestamps) == len(steps):  # asked for: the reader decoded them
+        stamps = np.asarray(data.timestamps, dtype=np.float64)
+        result.first_time, result.last_time = stamps[starts], stamps[ends - 1]
+        result.min_time, result.max_time = stamps[min_at], stamps[max_at]
+    return result
 
 
 def _bucket_of(steps: FloatArray, start: float, width: float, buckets: int) -> IntArray:

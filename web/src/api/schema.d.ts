@@ -413,7 +413,8 @@ export interface paths {
          * @description A float series downsampled for a chart (see despina.store.base.SeriesBuckets), as msgpack:
          *     `exact` true with `steps`, `timestamps`, `values`, or per bucket `count` (int64) and `first_step`,
          *     `first_value`, `last_step`, `last_value`, `min_step`, `min_value`, `max_step`, `max_value`
-         *     (float64); arrays are raw little-endian bytes.
+         *     (float64), with `timestamps` also `first_time`, `last_time`, `min_time`, `max_time` (unix
+         *     seconds, for a time axis); arrays are raw little-endian bytes.
          */
         get: operations["get_series_buckets"];
         put?: never;
@@ -1886,6 +1887,7 @@ export interface operations {
                 buckets?: number;
                 step_min?: number | null;
                 step_max?: number | null;
+                timestamps?: boolean;
             };
             header?: never;
             path: {
@@ -2005,6 +2007,7 @@ export interface operations {
                 buckets?: number;
                 step_min?: number | null;
                 step_max?: number | null;
+                timestamps?: boolean;
             };
             header?: never;
             path: {

@@ -18,6 +18,26 @@ describe("series for charts", () => {
     });
     expect(Array.from(line.x)).toEqual([0, 2, 3, 9, 10, 19]);
     expect(Array.from(line.y)).toEqual([1, 9, -7, 2, 5, 8]);
+    expect(line.t).toBeNull();
+  });
+
+  it("carries each point's time when the buckets have them (a time axis)", () => {
+    const line = bucketsToLine({
+      first_step: new Float64Array([0]),
+      first_value: new Float64Array([1]),
+      first_time: new Float64Array([100]),
+      min_step: new Float64Array([3]),
+      min_value: new Float64Array([-7]),
+      min_time: new Float64Array([103]),
+      max_step: new Float64Array([2]),
+      max_value: new Float64Array([9]),
+      max_time: new Float64Array([102]),
+      last_step: new Float64Array([3]),
+      last_value: new Float64Array([-7]),
+      last_time: new Float64Array([103]),
+    });
+    expect(Array.from(line.x)).toEqual([0, 2, 3]);
+    expect(Array.from(line.t ?? [])).toEqual([100, 102, 103]);
   });
 
   it("decodes the server's msgpack (exact and bucketed)", () => {

@@ -1,8 +1,8 @@
-import { useQueries, useQuery } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import { useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { fetchRunsPage } from "../api/hooks";
-import { fetchManySeriesViews, fetchSeriesExact, lineKey, type SeriesView, smooth } from "../api/series";
+import { fetchManySeriesViews, lineKey, type SeriesView, smooth } from "../api/series";
 import { formatValue, numeric, type Row } from "../api/wire";
 import { Chart, type ChartSeries, colorFor } from "../components/Chart";
 import { DataDiff } from "../components/Artifacts";
@@ -36,7 +36,6 @@ function useCompareRows(project: string, runIds: string[]) {
 }
 
 function CompareChart({
-  project,
   runIds,
   labels,
   path,
@@ -47,7 +46,6 @@ function CompareChart({
   onZoom,
   bulk,
 }: {
-  project: string;
   runIds: string[];
   labels: string[];
   path: string;
@@ -56,26 +54,17 @@ function CompareChart({
   smoothing: number;
   zoom: [number, number] | null;
   onZoom: (z: [number, number] | null) => void;
-  /** Downsampled lines of every chart (step axis), read in one request by the page; undefined while loading. */
+  /** Downsampled lines of every chart, read in one request by the page; undefined while loading. */
   bulk: Map<string, SeriesView> | undefined;
 }) {
-  const exact = xAxis !== "step"; // buckets carry no timestamps: time axes read every point
-  const exactViews = useQueries({
-    queries: runIds.map((runId) => ({
-      queryKey: ["series-exact", project, runId, path],
-      queryFn: ({ signal }: { signal: AbortSignal }) => fetchSeriesExact(project, runId, path, signal),
-      enabled: exact,
-      staleTime: Infinity,
-      retry: false,
-    })),
-  });
-  const data = exact ? exactViews.map((v) => v.data) : runIds.map((id) => bulk?.get(lineKey(id, path)));
+  const data = runIds.map((id) => bulk?.get(lineKey(id, path)));
   const series = useMemo(() => {
     const out: ChartSeries[] = [];
     data.forEach((v, i) => {
       if (!v || v.x.length === 0) return;
       let x: ArrayLike<number> = v.x;
-      if (xAxis !== "step" && v.t) {
+      if (xAxis !== "step") {
+        if (!v.t) return; // still the step-axis lines: never draw steps as times
         const t0 = v.t[0];
         x = xAxis === "wall" ? v.t : v.t.map((t) => t - t0);
       }
@@ -84,7 +73,7 @@ function CompareChart({
     return out;
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...data, xAxis, smoothing, labels]);
-  const loading = exact ? exactViews.filter((v) => v.isPending).length : bulk ? 0 : runIds.length;
+  const loading = bulk ? 0 : runIds.length;
   return (
     <Chart
       title={`${path}${loading ? ` (loading ${loading})` : ""}`}
@@ -126,14 +115,20 @@ export function ComparePage() {
   const differing = useMemo(() => differingPaths(rows, params_), [rows, params_]);
   const labels = useMemo(() => rows.map((r) => legendLabel(r, differing)), [rows, differing]);
   const orderedIds = useMemo(() => rows.map((r) => String(r["sys/id"].value)), [rows]);
-  // Every line of every step-axis chart in one request (get_many_series_buckets), not one per line.
-  // It names the runs of the URL, so with the series in the URL too it starts at once, beside the
-  // runs' fields rather than after them (lines are found by run id, whatever the order).
+  // Every line of every chart in one request (get_many_series_buckets), not one per line; on a time
+  // axis the buckets carry their points' times. It names the runs of the URL, so with the series in
+  // the URL too it starts at once, beside the runs' fields rather than after them (lines are found
+  // by run id, whatever the order).
+  const timed = xAxis !== "step";
+  const range = timed ? null : zoom; // a zoom is a step range
   const bulk = useQuery({
-    queryKey: ["series-many", project, runIds, chosen, zoom],
-    enabled: tab === "charts" && xAxis === "step" && runIds.length > 0 && chosen.length > 0,
+    queryKey: ["series-many", project, runIds, chosen, range, timed],
+    enabled: tab === "charts" && runIds.length > 0 && chosen.length > 0,
     queryFn: ({ signal }) =>
-      fetchManySeriesViews({ project, runIds, paths: chosen, buckets: CHART_BUCKETS, stepMin: zoom?.[0], stepMax: zoom?.[1] }, signal),
+      fetchManySeriesViews(
+        { project, runIds, paths: chosen, buckets: CHART_BUCKETS, stepMin: range?.[0], stepMax: range?.[1], timestamps: timed },
+        signal,
+      ),
     staleTime: Infinity,
     placeholderData: (prev) => prev,
     retry: false,
@@ -210,7 +205,6 @@ export function ComparePage() {
             {chosen.map((p) => (
               <CompareChart
                 key={p}
-                project={project}
                 runIds={orderedIds}
                 labels={labels}
                 path={p}

@@ -39,6 +39,7 @@ async def get_many_series_buckets(
     buckets: Annotated[int, Query(ge=1, le=100_000)] = 1000,
     step_min: float | None = None,
     step_max: float | None = None,
+    timestamps: bool = False,
 ) -> Response:
     """Every path of every run, downsampled as by `get_series_buckets`, in one msgpack list of
     `{run_id, path, ...}`; a line a run does not have carries `error` instead of points."""
@@ -47,7 +48,7 @@ async def get_many_series_buckets(
 
     def work() -> bytes:
         results = state.store.series_buckets_many(
-            access.project, pairs, buckets=buckets, step_range=step_range
+            access.project, pairs, buckets=buckets, step_range=step_range, timestamps=timestamps
         )
         lines: list[dict[str, Any]] = []
         for (one_run, one_path), result in zip(pairs, results, strict=True):

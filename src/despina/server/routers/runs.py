@@ -312,16 +312,18 @@ async def get_series_buckets(
     buckets: Annotated[int, Query(ge=1, le=100_000)] = 1000,
     step_min: float | None = None,
     step_max: float | None = None,
+    timestamps: bool = False,
 ) -> Response:
     """A float series downsampled for a chart (see despina.store.base.SeriesBuckets), as msgpack:
     `exact` true with `steps`, `timestamps`, `values`, or per bucket `count` (int64) and `first_step`,
     `first_value`, `last_step`, `last_value`, `min_step`, `min_value`, `max_step`, `max_value`
-    (float64); arrays are raw little-endian bytes."""
+    (float64), with `timestamps` also `first_time`, `last_time`, `min_time`, `max_time` (unix
+    seconds, for a time axis); arrays are raw little-endian bytes."""
     step_range = None if step_min is None and step_max is None else (step_min, step_max)
     try:
         result = await run_in_threadpool(
             lambda: state.store.series_buckets(
-                access.project, run_id, path, buckets=buckets, step_range=step_range
+                access.project, run_id, path, buckets=buckets, step_range=step_range, timestamps=timestamps
             )
         )
     except FieldTypeError as exc:

@@ -1291,13 +1291,14 @@ class SqlStore(Store):
         *,
         buckets: int,
         step_range: tuple[float | None, float | None] | None = None,
+        timestamps: bool = False,
     ) -> SeriesBuckets:
         if buckets < 1:
             raise ValueError(f"buckets must be at least 1, not {buckets}")
 
         def work(conn: Connection) -> SeriesBuckets:
             run = self._run_row(conn, project, run_id)
-            return self._line_buckets(conn, run, path, buckets, step_range)
+            return self._line_buckets(conn, run, path, buckets, step_range, timestamps)
 
         return self._read(work)
 
@@ -1308,6 +1309,7 @@ class SqlStore(Store):
         *,
         buckets: int,
         step_range: tuple[float | None, float | None] | None = None,
+        timestamps: bool = False,
     ) -> list[SeriesBuckets | DespinaError]:
         """Runs, series heads and chunks of every line in a few set-based queries (a compare page's
         300 lines cost 4 queries, not 1,200), each series bucketed as soon as its chunks are in, so
@@ -1352,7 +1354,7 @@ class SqlStore(Store):
                     query = query.where(t.series_chunks.c.first_step <= high)
                 query = query.order_by(t.series_chunks.c.series_id, t.series_chunks.c.chunk_no)
                 for series_id, chunks in itertools.groupby(conn.execute(query), key=lambda row: row[0]):
-                    result = _chunks_bucketed((row[1] for row in chunks), buckets, low, high)
+                    result = _chunks_bucketed((row[1] for row in chunks), buckets, low, high, timestamps)
                     if result is not None:
                         bucketed[series_id] = result
             out: list[SeriesBuckets | DespinaError] = []
@@ -1366,7 +1368,7 @@ class SqlStore(Store):
                     out.append(bucketed[found.id])
                     continue
                 try:  # a fork, a short series, an empty range or another type: one line at a time
-                    out.append(self._line_buckets(conn, run, path, buckets, step_range))
+                    out.append(self._line_buckets(conn, run, path, buckets, step_range, timestamps))
                 except DespinaError as exc:
                     out.append(exc)
             return out
@@ -1380,6 +1382,7 @@ class SqlStore(Store):
         path: str,
         buckets: int,
         step_range: tuple[float | None, float | None] | None,
+        timestamps: bool,
     ) -> SeriesBuckets:
         low, high = step_range if step_range is not None else (None, None)
         type_ = self._series_type(conn, run, path)
@@ -1394,16 +1397,19 @@ class SqlStore(Store):
         ).first()
         if run.fork_parent_id is not None or own is None:
             data = self._series_data(conn, run, path, step_range)
+            if not timestamps:
+                data = SeriesData(data.steps, np.empty(0), data.values)
             return bucketize(data, buckets, low, high)
         # Chunks out of the range are never read (the index on series_id, last_step), and
-        # timestamps are not decoded: a chart of a million points reads only steps and values.
+        # timestamps are decoded only when asked for: a chart of a million points on a step axis
+        # reads only steps and values.
         query = select(t.series_chunks.c.data).where(t.series_chunks.c.series_id == own.id)
         if low is not None:
             query = query.where(t.series_chunks.c.last_step >= low)
         if high is not None:
             query = query.where(t.series_chunks.c.first_step <= high)
         result = _chunks_bucketed(
-            conn.execute(query.order_by(t.series_chunks.c.chunk_no)).scalars(), buckets, low, high
+            conn.execute(query.order_by(t.series_chunks.c.chunk_no)).scalars(), buckets, low, high, timestamps
         )
         if result is None:  # few points: all of them, with their timestamps
             return SeriesBuckets(exact=True, points=self._series_data(conn, run, path, step_range))
@@ -1468,22 +1474,27 @@ def _at_or_under(column: Any, path: str) -> Any:
 
 
 def _chunks_bucketed(
-    chunks: Iterable[bytes], buckets: int, low: float | None, high: float | None
+    chunks: Iterable[bytes], buckets: int, low: float | None, high: float | None, timestamps: bool
 ) -> SeriesBuckets | None:
-    """A float series' chunks (in order) bucketed over [low, high]; None when the range holds no
-    more points than buckets, which a chart then reads exactly, timestamps included."""
-    steps_parts, value_parts = [], []
+    """A float series' chunks (in order) bucketed over [low, high], with times when `timestamps`;
+    None when the range holds no more points than buckets, which a chart then reads exactly."""
+    steps_parts, time_parts, value_parts = [], [], []
     for chunk in chunks:
-        steps, values = decode_steps_values(chunk)
+        if timestamps:
+            steps, times, values = decode_chunk(chunk)
+        else:
+            (steps, values), times = decode_steps_values(chunk), np.empty(0)
         if low is not None or high is not None:
             mask = _step_mask(steps, low, high)
             steps, values = steps[mask], values[mask]
+            times = times[mask] if timestamps else times
         steps_parts.append(steps)
+        time_parts.append(times)
         value_parts.append(values)
     if sum(len(part) for part in steps_parts) <= buckets:
         return None
-    steps = np.concatenate(steps_parts)
-    return bucketize(SeriesData(steps, np.empty(0), np.concatenate(value_parts)), buckets, low, high)
+    data = SeriesData(np.concatenate(steps_parts), np.concatenate(time_parts), np.concatenate(value_parts))
+    return bucketize(data, buckets, low, high)
 
 
 def _step_mask(steps: Any, low: float | None, high: float | None) -> Any:
