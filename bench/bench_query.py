@@ -13,28 +13,40 @@ Figures (median of `--repeat` timings, after one warm-up):
 - the whole table, 10,000 rows x 30 columns, into pandas through the client
   (`Project.fetch_runs_table(columns=...).to_pandas()`), locally and through a server over HTTP;
 - the long series downsampled to 1,000 buckets (store, and HTTP), and read exactly as a DataFrame
-  (`Project.fetch_series`, Arrow over HTTP).
+  (`Project.fetch_series`, Arrow over HTTP);
+- the peer, MLflow's `search_runs` on the same runs (`--mlflow`, its own venv: this file runs there
+  as a child, `--child-mlflow SPEC.json`). Its database is written straight into its tables (the
+  API would take hours for 10,000 runs): per run its parameters (as MLflow keeps them: strings),
+  the series' last values as metrics (`latest_metrics`, which search_runs reads, and the same point
+  in `metrics`; the 1,000-point histories are not written: search_runs never reads them), tags.
+  MLflow filters parameters only by equality, so the compared filter is one both can say:
+  `m/s1 < 0.5 and p/s0 = "adam" and sys/tags contains "a"` sorted by `m/s0`, first 100 runs
+  (`metrics.`m/s1` < 0.5 and params.`p/s0` = 'adam' and tags.a = 'true'`); the whole table is
+  `mlflow.search_runs` into a DataFrame (every parameter, metric and tag: MLflow has no column
+  projection).
 
     .venv/bin/python bench/bench_query.py                      # SQLite, full size
     .venv/bin/python bench/bench_query.py --postgres postgresql://user:pw@host/db
     .venv/bin/python bench/bench_query.py --runs 2000 --points 100 --long 200000
+    .venv/bin/python bench/bench_query.py --postgres URL --mlflow-db URL2   # MLflow on PostgreSQL too
+
+The module imports only the standard library at module level, so MLflow's venv can run it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-from sqlalchemy import insert, select
 
 PROJECT = "bench/query"
 COLUMNS = [
@@ -57,6 +69,9 @@ def timed(work: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def build(db_url: str, home: Path, runs: int, points: int, long_points: int) -> str:
+    import numpy as np
+    from sqlalchemy import insert, select
+
     from despina.client import field_types as ft
     from despina.client.operations import AppendPoints
     from despina.store.base import RunCreate
@@ -147,6 +162,9 @@ def build(db_url: str, home: Path, runs: int, points: int, long_points: int) -> 
         for table, rows in ((t.fields, fields), (t.series, series_rows), (t.series_chunks, chunk_rows)):
             for start in range(0, len(rows), 50_000):
                 conn.execute(insert(table), rows[start : start + 50_000])
+        if conn.dialect.name == "postgresql":  # ids were given: move the sequence past them
+            conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('series', 'id'), max(id)) FROM series")
+            conn.exec_driver_sql("ANALYZE")
     long_run, _ = store.create_run(RunCreate(project=PROJECT, owner="sophia", name="long"))
     long_steps = np.arange(long_points, dtype=np.float64)
     values = np.sin(long_steps / 1000.0) + np.random.default_rng(1).normal(0, 0.1, long_points)
@@ -172,6 +190,159 @@ def reused_long_run(db_url: str, home: Path) -> str:
         return str(page.rows[0]["sys/id"].value)
     finally:
         store.close()
+
+
+# -- MLflow, the peer ------------------------------------------------------------------------------
+
+MLFLOW_PYTHON = "/tmp/peers/mlflow/bin/python"
+MLFLOW_EXPERIMENT = "bench-query"
+# The filter both can say (MLflow compares parameters by equality only), and MLflow's words for it.
+SHARED_QUERY = 'm/s1 < 0.5 and p/s0 = "adam" and sys/tags contains "a"'
+MLFLOW_FILTER = "metrics.`m/s1` < 0.5 and params.`p/s0` = 'adam' and tags.a = 'true'"
+MLFLOW_ORDER = ["metrics.`m/s0` DESC"]
+
+
+def export_runs(store: Any, path: Path) -> int:
+    """The project's runs as MLflow will hold them, as JSON for the child: name, owner, tags,
+    parameters (strings) and the series' last values."""
+    frame = store.query_runs_columns(
+        PROJECT, columns=["p", "m", "sys/tags", "sys/name", "sys/owner"]
+    ).to_pandas()
+    runs = []
+    for row in frame.to_dict("records"):
+        params = {k: str(v) for k, v in row.items() if k.startswith("p/") and v == v and v is not None}
+        metrics = {k: float(v) for k, v in row.items() if k.startswith("m/") and v == v}
+        tags = [tag for tag in str(row["sys/tags"] or "").split(",") if tag]
+        runs.append(
+            {
+                "name": row["sys/name"],
+                "owner": row["sys/owner"],
+                "params": params,
+                "metrics": metrics,
+                "tags": tags,
+            }
+        )
+    path.write_text(json.dumps(runs))
+    return len(runs)
+
+
+def child_mlflow(spec: dict[str, Any]) -> None:
+    """In MLflow's venv: seed its database (unless it holds the experiment already), then time
+    `search_runs` (the filter, and the whole table into pandas). Results as JSON to spec["result"]."""
+    import uuid
+
+    import mlflow
+    import mlflow.store.tracking.dbmodels.models  # registers MLflow's tables
+    from mlflow.store.db.base_sql_model import Base
+    from mlflow.tracking import MlflowClient
+    from sqlalchemy import create_engine, insert, text
+
+    url = spec["db_url"]
+    client = MlflowClient(tracking_uri=url)  # creates MLflow's schema on first use
+    experiment = client.get_experiment_by_name(MLFLOW_EXPERIMENT)
+    seeded = 0.0
+    if experiment is None:
+        started = time.perf_counter()
+        experiment_id = client.create_experiment(MLFLOW_EXPERIMENT)
+        runs_in = json.loads(Path(spec["runs"]).read_text())
+        tables = Base.metadata.tables
+        rows: dict[str, list[dict[str, Any]]] = {
+            n: [] for n in ("runs", "params", "metrics", "latest_metrics", "tags")
+        }
+        now = int(time.time() * 1000)
+        for number, run in enumerate(runs_in):
+            run_uuid = uuid.uuid4().hex
+            rows["runs"].append(
+                {
+                    "run_uuid": run_uuid,
+                    "name": run["name"],
+                    "source_type": "LOCAL",
+                    "source_name": "",
+                    "entry_point_name": "",
+                    "user_id": run["owner"],
+                    "status": "FINISHED",
+                    "start_time": now + number,
+                    "end_time": now + number + 1,
+                    "source_version": "",
+                    "lifecycle_stage": "active",
+                    "artifact_uri": f"{spec['artifacts']}/{run_uuid}",
+                    "experiment_id": int(experiment_id),
+                }
+            )
+            rows["params"].extend(
+                {"key": k, "value": v, "run_uuid": run_uuid} for k, v in run["params"].items()
+            )
+            for key, value in run["metrics"].items():
+                point = {
+                    "key": key,
+                    "value": value,
+                    "timestamp": now,
+                    "step": 999,
+                    "is_nan": False,
+                    "run_uuid": run_uuid,
+                }
+                rows["metrics"].append(point)
+                rows["latest_metrics"].append(point)
+            tags = [("mlflow.runName", run["name"]), ("mlflow.user", run["owner"])]
+            tags += [(tag, "true") for tag in run["tags"]]
+            rows["tags"].extend({"key": k, "value": v, "run_uuid": run_uuid} for k, v in tags)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            for name, batch in rows.items():
+                for first in range(0, len(batch), 20_000):
+                    conn.execute(insert(tables[name]), batch[first : first + 20_000])
+            if url.startswith("postgresql"):
+                conn.execute(text("ANALYZE"))
+        engine.dispose()
+        seeded = time.perf_counter() - started
+    else:
+        experiment_id = experiment.experiment_id
+    mlflow.set_tracking_uri(url)
+    repeat = spec["repeat"]
+
+    def query() -> Any:
+        return client.search_runs([experiment_id], MLFLOW_FILTER, order_by=MLFLOW_ORDER, max_results=100)
+
+    def table() -> Any:
+        return mlflow.search_runs(experiment_ids=[experiment_id], max_results=100_000)
+
+    query_time, found = timed(query, repeat)
+    started = time.perf_counter()  # once: MLflow takes about a second per 1,000 runs here
+    frame = table()
+    table_time = time.perf_counter() - started
+    result = {
+        "seeded_s": seeded,
+        "query_s": query_time,
+        "query_rows": len(found),
+        "first_ids": [run.data.tags.get("mlflow.runName") for run in found[:5]],
+        "table_s": table_time,
+        "table_shape": list(frame.shape),
+        "version": mlflow.__version__,
+    }
+    Path(spec["result"]).write_text(json.dumps(result))
+
+
+def run_mlflow(python: str, db_url: str, store: Any, home: Path, repeat: int) -> dict[str, Any]:
+    """MLflow's figures on the same runs (its venv, a child process)."""
+    exported = home / "mlflow-runs.json"
+    if not exported.exists():
+        export_runs(store, exported)
+    spec: dict[str, Any] = {
+        "db_url": db_url,
+        "runs": str(exported),
+        "artifacts": str(home / "mlflow-artifacts"),
+        "repeat": repeat,
+        "result": str(home / "mlflow-result.json"),
+    }
+    spec_path = home / "mlflow-spec.json"
+    spec_path.write_text(json.dumps(spec))
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    env.pop("DESPINA_HOME", None)
+    subprocess.run(
+        [python, str(Path(__file__).resolve()), "--child-mlflow", str(spec_path)], check=True, env=env
+    )
+    result: dict[str, Any] = json.loads(Path(spec["result"]).read_text())
+    return result
 
 
 class Server:
@@ -228,7 +399,22 @@ def main() -> None:
         help="a folder an earlier run built (SQLite: its despina.db; PostgreSQL: with --postgres, the "
         "same database): measure again without building",
     )
+    parser.add_argument(
+        "--mlflow",
+        default=MLFLOW_PYTHON,
+        help=f"the Python of a venv with mlflow (default {MLFLOW_PYTHON}); 'none' to leave MLflow out",
+    )
+    parser.add_argument(
+        "--mlflow-db",
+        help="MLflow's database (an empty one; default: mlflow.db beside Despina's on SQLite; with "
+        "--postgres, MLflow runs only when this is given)",
+    )
+    parser.add_argument("--child-mlflow", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_mlflow:
+        spec: dict[str, Any] = json.loads(Path(args.child_mlflow).read_text())
+        child_mlflow(spec)
+        return
 
     home = args.reuse or Path(tempfile.mkdtemp(prefix="despina-bench-query-"))
     db_url = args.postgres or f"sqlite:///{home / 'despina.db'}"
@@ -258,10 +444,20 @@ def main() -> None:
         args.repeat,
     )
     rows.append(("filter + sort + first 100 rows (store, columns)", t, f"{page.length} rows"))
+    shared_t, page = timed(
+        lambda: store.query_runs_columns(
+            PROJECT, query=SHARED_QUERY, sort_by="m/s0", limit=100, columns=COLUMNS
+        ),
+        args.repeat,
+    )
+    rows.append(
+        ("MLflow's filter (see above) + sort + first 100 (store, columns)", shared_t, f"{page.length} rows")
+    )
     t, frame = timed(
         lambda: store.query_runs_columns(PROJECT, columns=["sys/id", *COLUMNS]).to_pandas(), args.repeat
     )
     rows.append(("whole table into pandas (store, columns)", t, f"{frame.shape[0]} x {frame.shape[1]}"))
+    store_table_t = t
     t, _ = timed(lambda: store.series_buckets(PROJECT, long_id, "long/loss", buckets=1000), args.repeat)
     rows.append((f"{args.long:,}-point series -> 1,000 buckets (store)", t, "goal <= 30 ms"))
 
@@ -316,6 +512,10 @@ def main() -> None:
         rows.append(
             ("long series exactly as a DataFrame (Arrow over HTTP)", t, f"{len(table):,} rows; goal <= 1 s")
         )
+        mlflow_db = args.mlflow_db or (None if args.postgres else f"sqlite:///{home / 'mlflow.db'}")
+        peer = None
+        if args.mlflow != "none" and mlflow_db and Path(args.mlflow).exists():
+            peer = run_mlflow(args.mlflow, mlflow_db, store, home, args.repeat)
     finally:
         server.stop()
         store.close()
@@ -325,9 +525,23 @@ def main() -> None:
         f"\n{backend}, {args.runs:,} runs x 100 fields, {args.points:,} points per series,",
         f"cpu count {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
     )
-    print(f"{'figure':<58} {'median':>10}  note")
+    print(f"{'figure':<66} {'median':>10}  note")
     for name, seconds, note in rows:
-        print(f"{name:<58} {seconds * 1000:>8.1f} ms  {note}")
+        print(f"{name:<66} {seconds * 1000:>8.1f} ms  {note}")
+    if peer is not None:
+        where = "PostgreSQL" if "postgres" in str(args.mlflow_db) else "SQLite"
+        seeded = f"seeded in {peer['seeded_s']:.1f} s" if peer["seeded_s"] else "seeded before"
+        print(f"\nMLflow {peer['version']} on {where} ({seeded}), the same runs:")
+        query_ms, table_ms = peer["query_s"] * 1000, peer["table_s"] * 1000
+        print(
+            f"  {'search_runs(filter, order_by, max_results=100)':<64} {query_ms:>8.1f} ms",
+            f"{peer['query_rows']} runs; Despina's same filter {peer['query_s'] / shared_t:.1f}x faster",
+        )
+        print(
+            f"  {'mlflow.search_runs(): the whole table into pandas':<64} {table_ms:>8.1f} ms",
+            f"{tuple(peer['table_shape'])}; Despina's (store, 30 columns)",
+            f"{peer['table_s'] / store_table_t:.1f}x faster",
+        )
 
 
 if __name__ == "__main__":
