@@ -167,6 +167,9 @@ def test_each_runner_logs_one_complete_run(example: Path, home: Path, tmp_path: 
     ):
         assert expected in files, files
     run.stop()
+    # Every process that logged (ParallelRunner's workers too) took its journal folder with it.
+    journals = home / "journal"
+    assert not journals.is_dir() or not list(journals.iterdir()), list(journals.iterdir())
     status = subprocess.run(
         [sys.executable, "-m", "despina.cli.main", "status"],
         env=kedro_env(home),

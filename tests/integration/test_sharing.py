@@ -317,3 +317,30 @@ def test_sync_while_an_async_writer_is_running_then_stop_finishes_normally(
     reader = despina.init_run(with_id=run_id, mode="read-only")
     assert reader["sys/state"].fetch() == "finished"
     reader.stop()
+
+
+def test_a_process_that_joined_a_run_leaves_it_running_and_leaves_no_journal(home: Path) -> None:
+    """`detach`: a worker's fields are in the store and its journal is gone, while the run stays
+    running until the process that owns it stops it."""
+    light = {"capture_stdout": False, "capture_stderr": False, "capture_hardware_metrics": False}
+    owner = despina.init_run(custom_run_id="pipeline-7", **light)
+    worker = despina.init_run(custom_run_id="pipeline-7", **light)
+    assert worker.id == owner.id and worker.journal_folder != owner.journal_folder
+    worker["nodes/train/accuracy"] = 0.91
+    worker["nodes/train/loss"].extend([0.5, 0.25])
+    worker.detach()
+
+    assert worker.journal_folder is not None and not worker.journal_folder.exists()
+    reader = despina.init_run(with_id=owner.id, mode="read-only")
+    assert reader["sys/state"].fetch() == "running"
+    assert reader["nodes/train/accuracy"].fetch() == 0.91
+    assert reader["nodes/train/loss"].fetch_values()["value"].tolist() == [0.5, 0.25]
+    reader.stop()
+    worker.detach()  # twice is harmless, as stop is
+    with pytest.raises(despina.DespinaError):
+        worker["late"] = 1  # a detached run takes nothing more
+
+    owner.stop()
+    reader = despina.init_run(with_id=owner.id, mode="read-only")
+    assert reader["sys/state"].fetch() == "finished"
+    reader.stop()

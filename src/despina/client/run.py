@@ -559,6 +559,25 @@ class Run:
             if self._failed:
                 self._writer.put_op(AssignAtom("sys/failed", ft.BOOL, True))
             self._writer.put_op(AssignAtom("sys/state", ft.STRING, state))
+        self._close(seconds)
+
+    def detach(self, *, seconds: float | None = None) -> None:
+        """Leave the run without finishing it: for a process that joined a run another process owns
+        (the same `custom_run_id`), such as a pipeline's worker. What this process logged is sent
+        (for at most `seconds`, as by `stop`), its journal is closed, and removed once everything is
+        in the store; the run's state is left to its owner."""
+        if self._stopped:
+            return
+        from despina.client.tracking import wait_for_tracking
+
+        wait_for_tracking(self)
+        if self._context is not None:
+            self._context.stop()
+        self._close(seconds)
+
+    def _close(self, seconds: float | None) -> None:
+        """Stop sending and writing: what is sent in time leaves no journal behind; the rest stays
+        on disk for `despina sync`."""
         with self._sender_lock:
             self._stopped = True
         if self._deferred is not None:

@@ -78,9 +78,10 @@ def run_for(spec: RunSpec) -> Run:
             flush_period=0.5,
         )
         _runs[spec.custom_run_id] = _Entry(run, os.getpid(), joined=True)
-        # A pool worker ends with os._exit after multiprocessing's finalizers: flush there too, so
-        # that what its threads (heartbeat) wrote after the last node is not left in the journal.
-        multiprocessing.util.Finalize(None, flush_joined, exitpriority=10)
+        # A pool worker ends with os._exit after multiprocessing's finalizers: leave the run there,
+        # so that what its threads (heartbeat) wrote after the last node is sent and its journal
+        # folder does not outlive it.
+        multiprocessing.util.Finalize(None, detach_joined, exitpriority=10)
         return run
 
 
@@ -100,6 +101,14 @@ def flush_joined() -> None:
         joined = [e.run for e in _runs.values() if e.joined and e.pid == os.getpid()]
     for run in joined:
         run.wait()
+
+
+def detach_joined() -> None:
+    """Leave the runs this process joined (a worker's exit): everything sent, no journal left."""
+    with _lock:
+        joined = [e.run for e in _runs.values() if e.joined and e.pid == os.getpid()]
+    for run in joined:
+        run.detach()
 
 
 def forget(custom_run_id: str) -> None:
