@@ -24,15 +24,17 @@ from click.testing import CliRunner
 import despina
 from despina import File
 from despina.client import field_types as ft
-from despina.client.operations import FileRef
+from despina.client.artifact_manifest import ArtifactFile, Manifest
+from despina.client.operations import AssignAtom
 from despina.exceptions import ProjectNotFoundError
 from despina.store.base import FieldValue, RunCreate, SeriesSummary
+from despina.store.blobs import LocalBlobStore
 from despina.store.sql.store import SqlStore, open_embedded_store
 
 pytest.importorskip("pyarrow")
 
 from despina.cli.main import cli
-from despina.transfer import TransferError, export_project, import_directory
+from despina.transfer import FORMAT_VERSION, TransferError, export_project, import_directory
 
 PROJECT = "team/cassava"
 T0 = 1_700_000_000.123456
@@ -60,7 +62,8 @@ def _write(path: Path, content: bytes) -> Path:
 
 
 def _build(home: Path, work: Path) -> dict[str, str]:
-    """A project with atoms of every type, sets, files, every kind of series, forks and a failed run."""
+    """A project with atoms of every type, sets, files, tracked files in two versions, every kind of
+    series, forks and a failed run."""
     rng = np.random.default_rng(3)
     weights = _write(work / "weights.bin", rng.bytes(70_000))
     _write(work / "data" / "train.csv", b"a,b\n1,2\n")
@@ -94,6 +97,8 @@ def _build(home: Path, work: Path) -> dict[str, str]:
         main["nothing"].add([])
         main["model/weights"].upload(str(weights))
         main["dataset"].upload_files(str(work / "data"))
+        main["datasets/train"].track_files("data", wait=True)  # a folder of two files
+        main["datasets/weights"].track_files(str(weights), wait=True)
         steps = [0.0, 0.5, 1.0, 3.0, 7.25, 10.0, 1e6]
         loss = [1.0, math.nan, 0.5, math.inf, -0.0, -math.inf, 1e-300]
         main["train/loss"].extend(loss, steps=steps, timestamps=[T0 + s / 7 for s in steps])
@@ -122,6 +127,9 @@ def _build(home: Path, work: Path) -> dict[str, str]:
             fork["train/lr"].extend([0.5, 0.25], steps=[0, 1])
             fork["train/loss"].append(0.125, step=4.5, timestamp=T0 + 100)
             fork["new_in_fork"] = 1
+            _write(work / "data" / "train.csv", b"a,b\n1,2\n5,6\n")
+            fork["datasets/train"].track_files("data", wait=True)  # the data's second version
+            del fork["datasets/weights"]
             fork.wait()
             assert fork.id is not None
             ids["fork"] = fork.id
@@ -209,11 +217,14 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
-def _refs(field: FieldValue) -> list[FileRef]:
+def _blobs(field: FieldValue) -> list[str]:
+    """The sha256 of every blob a field refers to (a tracked-files field: its file list)."""
     if field.type == ft.FILE:
-        return [field.value]
+        return [field.value.sha256]
     if field.type == ft.FILE_SET:
-        return list(field.value.values())
+        return [ref.sha256 for ref in field.value.values()]
+    if field.type == ft.ARTIFACT:
+        return [field.value.manifest]
     return []
 
 
@@ -237,8 +248,8 @@ def assert_same_project(
             field_a, field_b = fields_a[path], fields_b[path]
             assert field_a.type == field_b.type, (run_a, path)
             assert _same(field_a.value, field_b.value), (run_a, path, field_a.value, field_b.value)
-            for ref in _refs(field_a):
-                with a.open_blob(ref.sha256) as one, b.open_blob(ref.sha256) as other:
+            for sha256 in _blobs(field_a):
+                with a.open_blob(sha256) as one, b.open_blob(sha256) as other:
                     assert one.read() == other.read(), (run_a, path)
             if field_a.type not in ft.SERIES_TYPES:
                 continue
@@ -298,6 +309,101 @@ def test_a_project_round_trips_through_an_export(
     main = store_b.fields(PROJECT, source.ids["main"])
     assert main["atoms/int_min"].value == -(2**63) and main["atoms/int_max"].value == 2**63 - 1
     assert main["nothing"] == FieldValue("nothing", ft.STRING_SET, set())
+
+
+# -- tracked files --------------------------------------------------------------------------------------
+
+TRACKED = "datasets/train"
+
+
+def _read_tracked(home: Path, run_ids: list[str], patch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Run id -> (fetch_hash(), fetch_files_list()) of its tracked data, read as a user would."""
+    patch.setenv("DESPINA_HOME", str(home))
+    found: dict[str, Any] = {}
+    for run_id in run_ids:
+        run = despina.init_run(project=PROJECT, with_id=run_id, mode="read-only")
+        try:
+            field = run[TRACKED]
+            found[run_id] = (field.fetch_hash(), field.fetch_files_list())
+        finally:
+            run.stop()
+    return found
+
+
+def _ids_where(store: SqlStore, query: str) -> list[str]:
+    page = store.query_runs(PROJECT, query=query, columns=["sys/id"], sort_by="sys/id", ascending=True)
+    return [str(row["sys/id"].value) for row in page.rows]
+
+
+def test_tracked_files_keep_their_versions_through_an_export(
+    source: Source, store_a: SqlStore, store_b: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export_project(store_a, PROJECT, tmp_path / "export")
+    assert import_directory(store_b, tmp_path / "export").rejected == []
+    runs = [source.ids[name] for name in ("main", "fork", "grandchild")]
+    with monkeypatch.context() as patch:
+        for name in ("PROJECT", "MODE", "CUSTOM_RUN_ID", "URL"):
+            patch.delenv(f"DESPINA_{name}", raising=False)
+        before = _read_tracked(source.home, runs, patch)
+        after = _read_tracked(tmp_path / "b", runs, patch)
+    assert after == before
+    (first, first_files), (second, second_files) = before[runs[0]], before[runs[1]]
+    assert first != second and before[runs[2]][0] == second  # the fork changed a file; its child kept it
+    assert [f.path for f in first_files] == [f.path for f in second_files] == ["nested/test.csv", "train.csv"]
+    assert all(isinstance(f, ArtifactFile) for f in first_files)
+    assert [f.size for f in first_files] == [8, 8] and [f.size for f in second_files] == [8, 12]
+
+    # "All runs on this data version" selects the same runs in both homes.
+    assert _ids_where(store_b, f'{TRACKED} = "{first}"') == [source.ids["main"]]
+    for query in (f'{TRACKED} = "{first}"', f'{TRACKED} = "{second}"', f'{TRACKED} != "{first}"'):
+        assert _ids_where(store_b, query) == _ids_where(store_a, query), query
+    assert "datasets/weights" not in store_b.fields(PROJECT, source.ids["fork"])  # deleted in the fork
+
+
+@pytest.fixture
+def postgres_store(postgres_db_url: str, tmp_path: Path) -> Iterator[SqlStore]:
+    store = SqlStore(postgres_db_url, LocalBlobStore(tmp_path / "pg-blobs"))
+    yield store
+    store.close()
+
+
+def test_tracked_files_import_into_a_server_database(
+    source: Source, store_a: SqlStore, postgres_store: SqlStore, tmp_path: Path
+) -> None:
+    """The server's store (PostgreSQL): the same tracked fields, file lists and query results."""
+    export_project(store_a, PROJECT, tmp_path / "export")
+    summary = import_directory(postgres_store, tmp_path / "export")
+    assert summary.rejected == [] and summary.ids == {run: run for run in source.ids.values()}
+    hashes: set[str] = set()
+    for run in source.ids.values():
+        tracked = {p: f.value for p, f in store_a.fields(PROJECT, run).items() if f.type == ft.ARTIFACT}
+        imported = postgres_store.fields(PROJECT, run)
+        assert {p: imported[p].value for p in tracked if p in imported} == tracked, run
+        for value in tracked.values():
+            with store_a.open_blob(value.manifest) as one, postgres_store.open_blob(value.manifest) as other:
+                assert Manifest.from_bytes(other.read()).files == Manifest.from_bytes(one.read()).files
+            hashes.add(value.hash)
+    assert len(hashes) == 3  # datasets/weights, and datasets/train in two versions
+    for value in hashes:
+        query = f'{TRACKED} = "{value}"'
+        assert _ids_where(postgres_store, query) == _ids_where(store_a, query), query
+
+
+def test_an_export_of_the_first_format_version_still_imports(store_b: SqlStore, tmp_path: Path) -> None:
+    old = open_embedded_store(tmp_path / "old")
+    try:
+        run, _ = old.create_run(RunCreate(project=PROJECT, owner="sophia", name="v1"))
+        old.ingest(PROJECT, run.id, "w", [(0, AssignAtom("lr", ft.FLOAT, 0.5))], 0)
+        export_project(old, PROJECT, tmp_path / "export")
+    finally:
+        old.close()
+    manifest = tmp_path / "export" / "manifest.json"
+    manifest.write_text(
+        manifest.read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 1')
+    )
+    summary = import_directory(store_b, tmp_path / "export")
+    assert summary.created == 1 and summary.rejected == []
+    assert store_b.fields(PROJECT, summary.ids[run.id])["lr"].value == 0.5
 
 
 def test_importing_twice_changes_nothing(
@@ -395,7 +501,7 @@ def test_a_missing_or_corrupt_manifest_is_named(store_a: SqlStore, store_b: SqlS
     manifest.write_text("{not json")
     with pytest.raises(TransferError, match=r"manifest\.json is not readable JSON"):
         import_directory(store_b, tmp_path / "export")
-    manifest.write_text(text.replace('"format_version": 1', '"format_version": 99'))
+    manifest.write_text(text.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99'))
     with pytest.raises(TransferError, match=r"manifest\.json has format version 99"):
         import_directory(store_b, tmp_path / "export")
     manifest.unlink()
@@ -420,6 +526,16 @@ def test_a_corrupt_parquet_file_or_blob_is_named(
         import_directory(store_b, tmp_path / "export")
     blob.unlink()
     with pytest.raises(TransferError, match=rf"blobs/{blob.name} is missing"):
+        import_directory(store_b, tmp_path / "export")
+
+
+def test_an_export_without_a_tracked_file_list_is_named(
+    source: Source, store_a: SqlStore, store_b: SqlStore, tmp_path: Path
+) -> None:
+    export_project(store_a, PROJECT, tmp_path / "export")
+    listing = store_a.fields(PROJECT, source.ids["main"])[TRACKED].value.manifest
+    (tmp_path / "export" / "blobs" / listing).unlink()
+    with pytest.raises(TransferError, match=rf"blobs/{listing} is missing.*tracked in '{TRACKED}'"):
         import_directory(store_b, tmp_path / "export")
 
 

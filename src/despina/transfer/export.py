@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -29,7 +30,6 @@ import pyarrow.parquet as pq
 
 from despina.client import field_types as ft
 from despina.client.codec import datetime_to_micros
-from despina.client.operations import FileRef
 from despina.exceptions import ProjectNotFoundError
 from despina.store.base import FieldValue, RunInfo, SeriesData, SeriesSummary, Store
 from despina.transfer.format import (
@@ -50,6 +50,8 @@ from despina.transfer.format import (
     finite_or_none,
     is_series,
 )
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,8 @@ def _field_columns(run_id: str, fields: dict[str, FieldValue]) -> dict[str, list
             )
         elif field.type == ft.STRING_SET:
             row["json_value"] = json.dumps(sorted(value))
+        elif field.type == ft.ARTIFACT:
+            row["json_value"] = json.dumps(value.to_dict(), sort_keys=True)
         elif is_series(field.type):
             row["json_value"] = _series_summary(value)
         else:
@@ -161,14 +165,20 @@ def _field_columns(run_id: str, fields: dict[str, FieldValue]) -> dict[str, list
     return columns
 
 
-def _referenced(fields: dict[str, FieldValue]) -> list[tuple[str, FileRef]]:
-    """(field path, file) for every file a field (not a series point) refers to."""
-    found: list[tuple[str, FileRef]] = []
+def _referenced(fields: dict[str, FieldValue]) -> list[tuple[str, str, str]]:
+    """(field path, sha256, what it is) for every blob a field (not a series point) refers to.
+
+    A tracked-files field refers to the blob of its file list; the files it lists are not in the
+    store (tracking uploads nothing), so they are not in the export either.
+    """
+    found: list[tuple[str, str, str]] = []
     for path, field in fields.items():
         if field.type == ft.FILE:
-            found.append((path, field.value))
+            found.append((path, field.value.sha256, field.value.name))
         elif field.type == ft.FILE_SET:
-            found.extend((f"{path}/{name}", ref) for name, ref in field.value.items())
+            found.extend((f"{path}/{name}", ref.sha256, ref.name) for name, ref in field.value.items())
+        elif field.type == ft.ARTIFACT:
+            found.append((path, field.value.manifest, "the list of tracked files"))
     return found
 
 
@@ -236,17 +246,19 @@ class _Exporter:
         for sink in (self.runs, self.fields, self.series):
             sink.close()
 
-    def copy_blob(self, ref: FileRef, where: str) -> None:
+    def copy_blob(self, sha256: str, name: str, where: str) -> None:
         """Copy a blob once, checking its content against its hash on the way (a corrupt store says so)."""
-        if ref.sha256 in self.blobs:
+        if sha256 in self.blobs:
             return
+        if not _SHA256.fullmatch(sha256):  # it becomes a file name: never a path
+            raise TransferError(f"{where}: {name!r} refers to a malformed sha256 {sha256!r}")
         self.blob_dir.mkdir(exist_ok=True)
-        target = self.blob_dir / ref.sha256
-        partial = self.blob_dir / f".{ref.sha256}.partial"
+        target = self.blob_dir / sha256
+        partial = self.blob_dir / f".{sha256}.partial"
         digest = hashlib.sha256()
         size = 0
         try:
-            with self.store.open_blob(ref.sha256) as source, open(partial, "wb") as sink:
+            with self.store.open_blob(sha256) as source, open(partial, "wb") as sink:
                 while chunk := source.read(1 << 20):
                     digest.update(chunk)
                     sink.write(chunk)
@@ -254,25 +266,24 @@ class _Exporter:
         except (OSError, ValueError) as exc:
             partial.unlink(missing_ok=True)
             raise TransferError(
-                f"{where}: the content of {ref.name!r} ({ref.sha256[:12]}) cannot be read from the store "
-                f"({exc})"
+                f"{where}: the content of {name!r} ({sha256[:12]}) cannot be read from the store ({exc})"
             ) from None
-        if digest.hexdigest() != ref.sha256:
+        if digest.hexdigest() != sha256:
             partial.unlink()
             raise TransferError(
-                f"{where}: the stored content of {ref.name!r} does not match its sha256 {ref.sha256}; "
+                f"{where}: the stored content of {name!r} does not match its sha256 {sha256}; "
                 "the store's blob is corrupt"
             )
         os.replace(partial, target)
-        self.blobs.add(ref.sha256)
+        self.blobs.add(sha256)
         self.blob_bytes += size
 
     def export_run(self, run_id: str) -> None:
         info = self.store.get_run(self.project, run_id)
         fields = self.store.fields(self.project, run_id)
         self.fields.add_rows(_field_columns(run_id, fields))
-        for where, ref in _referenced(fields):
-            self.copy_blob(ref, f"run {run_id}, {where}")
+        for where, sha256, name in _referenced(fields):
+            self.copy_blob(sha256, name, f"run {run_id}, {where}")
         hidden = self._export_series(info, fields)
         tags = fields.get("sys/tags")
         self.runs.add_rows(
@@ -332,7 +343,7 @@ class _Exporter:
                     hidden.append(path)
             if field.type == ft.FILE_SERIES:
                 for step, ref in zip(data.steps.tolist(), data.values, strict=True):
-                    self.copy_blob(ref, f"run {info.id}, {path} at step {step:g}")
+                    self.copy_blob(ref.sha256, ref.name, f"run {info.id}, {path} at step {step:g}")
             self.series.add(_series_batch(info.id, path, field.type, data, inherited))
             self.series_count += 1
             self.points += len(data.steps)

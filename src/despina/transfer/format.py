@@ -8,14 +8,22 @@ Despina to be read:
   fork deleted).
 - `fields.parquet`: one row per field as `Store.fields` shows it (run id, path, type and one typed
   value column: float, int, bool, string, datetime in UTC microseconds, or JSON for files, file sets,
-  string sets and series summaries). `sys/` fields are included, so the table is the whole run.
+  string sets, series summaries and tracked files). `sys/` fields are included, so the table is the
+  whole run. Tracked files (`track_files`, type `artifact`) are the field's value as
+  `ArtifactRef.to_dict()` shows it: set hash, file count, total size and the sha256 of the blob that
+  holds the file list.
 - `series.parquet`: one row per point (run id, path, type, step, timestamp in float seconds since the
   epoch, float/string value or file reference as JSON). A fork's points read through from its parent
   are flagged `inherited`, so the file holds every curve as a reader sees it and import knows which
   points to re-create.
-- `blobs/<sha256>`: the content of every file any field or point refers to.
+- `blobs/<sha256>`: the content of every file any field or point refers to, and the file list of
+  every tracked-files field (a gzip JSON document, see `despina.client.artifact_manifest`).
 - `manifest.json`: format and version, project, counts, Despina version; written last, so a folder
   without one is an export that did not finish.
+
+Versions: 2 added tracked-files fields; the files of version 1 have the same columns and no such
+rows, so an export of either version imports. A Despina that reads only version 1 refuses a version 2
+export by its manifest instead of failing on a field type it does not know.
 
 Rows of one run are contiguous in `fields.parquet` and `series.parquet`, in the order of
 `runs.parquet` (parents before their forks), so import can stream them run by run.
@@ -36,7 +44,7 @@ from despina.client.operations import FileRef
 from despina.exceptions import DespinaError
 
 FORMAT_NAME = "despina-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 MANIFEST = "manifest.json"
 RUNS_FILE = "runs.parquet"

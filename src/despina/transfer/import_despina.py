@@ -11,9 +11,12 @@ operations. That is what makes it safe to repeat:
 
 What the round trip keeps: every field with its type and value (NaN, infinities and 64-bit integers
 exactly; datetimes to the microsecond), every series point (steps, timestamps and values bitwise),
-every file's content, string sets, tags, name, description, owner, state, the failed flag, the last
-heartbeat, forks (parent and step; a fork still reads its parent's points, and series a fork deleted
-stay deleted), and, on stores with `restore_run_times`, creation and modification times.
+every file's content, tracked files (`track_files`: set hash, count, size and the file list, so
+`fetch_hash`, `fetch_files_list` and queries on the hash give what they gave; the tracked files
+themselves were never stored and stay where they were), string sets, tags, name, description,
+owner, state, the failed flag, the last heartbeat, forks (parent and step; a fork still reads its
+parent's points, and series a fork deleted stay deleted), and, on stores with `restore_run_times`,
+creation and modification times.
 
 What it does not keep: run numbers are assigned by the target store (in an empty target they come out
 the same, in the same order). When the new id would differ from the original one, the original id
@@ -41,11 +44,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from despina.client import field_types as ft
+from despina.client.artifact_manifest import MANIFEST_EXTENSION, MANIFEST_MIME_TYPE
 from despina.client.codec import micros_to_datetime
 from despina.client.operations import (
     AddFileSetEntries,
     AddStrings,
     AppendPoints,
+    ArtifactRef,
+    AssignArtifact,
     AssignAtom,
     AssignFile,
     DeleteField,
@@ -300,6 +306,8 @@ def _field_value(path: Path, run_id: str, row: dict[str, Any]) -> Any:
             return {str(name): FileRef.from_dict(ref) for name, ref in decoded.items()}
         if type_ == ft.STRING_SET:
             return {str(value) for value in decoded}
+        if type_ == ft.ARTIFACT:
+            return ArtifactRef.from_dict(decoded)
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
         raise TransferError(
             f"{path}: run {run_id!r}, field {row['path']!r} has a bad {column} ({exc})"
@@ -327,14 +335,36 @@ def _configuration(
 # -- operations ------------------------------------------------------------------------------------
 
 
-def _field_operation(path: str, type_: str, value: Any) -> Operation:
+def _field_operation(blob_dir: Path, path: str, type_: str, value: Any) -> Operation:
     if type_ in ft.ATOM_TYPES:
         return AssignAtom(path, type_, value)
     if type_ == ft.FILE:
         return AssignFile(path, value)
     if type_ == ft.FILE_SET:
         return AddFileSetEntries(path, tuple(sorted(value.items())), reset=True)
+    if type_ == ft.ARTIFACT:
+        return AssignArtifact(path, value, _file_list_blob(blob_dir, path, value))
     return AddStrings(path, tuple(sorted(value)))
+
+
+def _file_list_blob(blob_dir: Path, path: str, artifact: ArtifactRef) -> FileRef:
+    """The blob reference of a tracked-files field's file list, as tracking made it.
+
+    The field keeps only the sha256; the size comes from the exported blob, which staging checks
+    against that sha256 before the operation is applied.
+    """
+    if not _SHA256.fullmatch(artifact.manifest):
+        raise TransferError(f"{path!r} has a malformed file-list sha256 {artifact.manifest!r} in the export")
+    source = blob_dir / artifact.manifest
+    if not source.is_file():
+        raise TransferError(f"{source} is missing: the export lacks the list of files tracked in {path!r}")
+    return FileRef(
+        artifact.manifest,
+        source.stat().st_size,
+        f"files.{MANIFEST_EXTENSION}",
+        MANIFEST_EXTENSION,
+        MANIFEST_MIME_TYPE,
+    )
 
 
 def _fork_corrections(
@@ -551,7 +581,7 @@ def import_directory(
             if record.fork_parent is not None:
                 yield from _fork_corrections(record, fields, parent_state[record.fork_parent])
             for path, (type_, value) in fields.items():
-                yield _field_operation(path, type_, value)
+                yield _field_operation(directory / BLOBS_DIR, path, type_, value)
             yield from _series_operations(series_path, record.id, series_groups.take(record.id))
             yield from _record_operations(record)
 
