@@ -14,12 +14,17 @@ import { fetchRows, type RunsQuery, type SavedView, useProjectPaths, useRuns, us
 import { formatValue, numeric, type Row, tagsOf } from "../api/wire";
 import { ColumnPicker } from "../components/ColumnPicker";
 import { QueryBar } from "../components/QueryBar";
-import { StateBadge, useNow } from "../components/StateBadge";
+import { StateBadge } from "../components/StateBadge";
 import { Tags } from "../components/Tags";
+import { useClock } from "../lib/clock";
 import { getList, setParam } from "../lib/url";
 
 const DEFAULT_COLUMNS = ["sys/owner", "sys/creation_time"];
 const ROW_HEIGHT = 32;
+// Rows and columns rendered beyond the viewport. The virtualiser renders in the scroll event, so
+// these only cover what the browser paints around the viewport; each extra row costs every frame.
+const ROW_OVERSCAN = 6;
+const COLUMN_OVERSCAN = 1;
 type Page = { rows: Row[]; next: string | null };
 
 /** True from the frame after `ready` first turned true: work that can wait starts after a paint. */
@@ -44,26 +49,10 @@ function runIdOf(row: Row): string {
   return String(row["sys/id"]?.value ?? "");
 }
 
-function Cell({ row, path, now, project }: { row: Row; path: string; now: number; project: string }) {
-  const field = row[path];
-  if (path === "sys/id") {
-    const [ws, name] = project.split("/");
-    return <Link to={`/p/${ws}/${name}/runs/${runIdOf(row)}`}>{runIdOf(row)}</Link>;
-  }
-  if (path === "sys/state") {
-    const created = numeric(row["sys/creation_time"]?.value ?? null);
-    return (
-      <StateBadge state={String(field?.value ?? "")} started={created} now={now} failed={row["sys/failed"]?.value === true} />
-    );
-  }
-  if (path === "sys/tags") return <Tags tags={tagsOf(row)} />;
-  if (!field) return null;
-  const text = formatValue(field.value);
-  return (
-    <span className={typeof numeric(field.value) === "number" ? "num" : ""} title={text}>
-      {text}
-    </span>
-  );
+/** A running run's badge with its elapsed time: only these cells read the ticking clock. */
+function RunningBadge({ started }: { started: number | null }) {
+  const now = useClock();
+  return <StateBadge state="running" started={started} now={now} />;
 }
 
 interface CellLayout {
@@ -73,47 +62,85 @@ interface CellLayout {
   left: number | undefined;
 }
 
+/**
+ * One cell: a single element around plain text where it can be (the runs table creates a few hundred
+ * cells per scrolled frame, and each element costs style, layout and paint in every one of them).
+ */
+function Cell({ row, col, project, selected, onToggle }: { row: Row; col: CellLayout; project: string; selected: boolean; onToggle: (id: string) => void }) {
+  const path = col.id;
+  const style = { width: col.width };
+  let content: React.ReactNode = null;
+  if (path === "select") {
+    const id = runIdOf(row);
+    content = <input type="checkbox" aria-label={`select ${id}`} checked={selected} onChange={() => onToggle(id)} />;
+  } else if (path === "sys/id") {
+    const [ws, name] = project.split("/");
+    content = <Link to={`/p/${ws}/${name}/runs/${runIdOf(row)}`}>{runIdOf(row)}</Link>;
+  } else if (path === "sys/state") {
+    const state = String(row[path]?.value ?? "");
+    const started = numeric(row["sys/creation_time"]?.value ?? null);
+    content =
+      state === "running" ? <RunningBadge started={started} /> : <StateBadge state={state} failed={row["sys/failed"]?.value === true} />;
+  } else if (path === "sys/tags") {
+    content = <Tags tags={tagsOf(row)} />;
+  } else {
+    const field = row[path];
+    if (field) {
+      const text = formatValue(field.value);
+      return (
+        <div className={typeof numeric(field.value) === "number" ? "grid-cell num" : "grid-cell"} style={style} title={text}>
+          {text}
+        </div>
+      );
+    }
+  }
+  return (
+    <div className={path === "select" ? "grid-cell check" : "grid-cell"} style={style}>
+      {content}
+    </div>
+  );
+}
+
+/** Cells of one row, in a row's part: its pinned columns or the others. */
 const RowCells = memo(function RowCells({
   row,
-  cells,
+  columns,
+  skipped,
   selected,
-  now,
   project,
   onToggle,
 }: {
   row: Row;
-  cells: CellLayout[];
+  columns: CellLayout[];
+  /** Width left empty before the cells: the pinned columns' place and the columns not rendered. */
+  skipped: number;
   selected: boolean;
-  now: number;
   project: string;
   onToggle: (id: string) => void;
 }) {
-  const id = runIdOf(row);
   return (
     <>
-      {cells.map((col) => (
-        <div key={col.id} className={`grid-cell ${col.left !== undefined ? "pinned" : ""}`} style={{ width: col.width, left: col.left }}>
-          {col.id === "select" ? (
-            <input type="checkbox" aria-label={`select ${id}`} checked={selected} onChange={() => onToggle(id)} />
-          ) : (
-            <Cell row={row} path={col.id} now={now} project={project} />
-          )}
-        </div>
+      {skipped > 0 ? <div className="grid-skip" style={{ width: skipped }} /> : null}
+      {columns.map((col) => (
+        <Cell key={col.id} row={row} col={col} project={project} selected={selected} onToggle={onToggle} />
       ))}
     </>
   );
 });
 
 /**
- * The visible rows. The virtualiser's scroll state lives here, so a scroll frame renders this list
- * only, not the page around it (toolbar, query bar, header).
+ * The visible rows, and in them the visible columns. The virtualisers' scroll state lives here, so a
+ * scroll frame renders this list only, not the page around it (toolbar, query bar, header).
+ *
+ * The pinned columns of every row are in one sticky pane above the rows, not a sticky box per row
+ * or cell: the browser composites each sticky box as a layer of its own (and, behind one, every
+ * row painted after it), so a box per row meant a few dozen layers to paint and raster per frame.
  */
 function GridBody({
   scroller,
   rows,
   selected,
   cells,
-  now,
   project,
   onToggle,
   width,
@@ -122,7 +149,6 @@ function GridBody({
   rows: Row[];
   selected: Set<string>;
   cells: CellLayout[];
-  now: number;
   project: string;
   onToggle: (id: string) => void;
   width: number;
@@ -131,22 +157,51 @@ function GridBody({
     count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
+    overscan: ROW_OVERSCAN,
   });
+  const { pinned, center, pinnedWidth } = useMemo(() => {
+    const pinned = cells.filter((c) => c.left !== undefined);
+    return { pinned, center: cells.filter((c) => c.left === undefined), pinnedWidth: pinned.reduce((a, c) => a + c.width, 0) };
+  }, [cells]);
+  // Columns are virtualised too: a 30-column table shows about a dozen at a time. A new key
+  // function when the columns change makes the virtualiser measure them again (widths, order).
+  const columnKey = useCallback((i: number) => center[i].id, [center]);
+  const columnVirtualizer = useVirtualizer({
+    horizontal: true,
+    count: center.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: (i) => center[i].width,
+    getItemKey: columnKey,
+    scrollMargin: pinnedWidth,
+    overscan: COLUMN_OVERSCAN,
+  });
+  const columnItems = columnVirtualizer.getVirtualItems();
+  const first = columnItems[0]?.index ?? 0;
+  const last = columnItems[columnItems.length - 1]?.index ?? -1;
+  const shown = useMemo(() => center.slice(first, last + 1), [center, first, last]);
+  const skipped = columnItems.length ? columnItems[0].start : pinnedWidth;
+  const items = virtualizer.getVirtualItems();
   return (
     <>
-      {virtualizer.getVirtualItems().map((item) => {
+      <div className="grid-pinned" style={{ width: pinnedWidth, height: rows.length * ROW_HEIGHT }}>
+        {items.map((item) => {
+          const row = rows[item.index];
+          const id = runIdOf(row);
+          const isSelected = selected.has(id);
+          return (
+            <div key={id} className={`grid-row ${isSelected ? "selected" : ""}`} style={{ top: item.start, width: pinnedWidth }} data-run-pinned={id}>
+              <RowCells row={row} columns={pinned} skipped={0} selected={isSelected} project={project} onToggle={onToggle} />
+            </div>
+          );
+        })}
+      </div>
+      {items.map((item) => {
         const row = rows[item.index];
         const id = runIdOf(row);
         const isSelected = selected.has(id);
         return (
-          <div
-            key={id}
-            className={`grid-row ${isSelected ? "selected" : ""}`}
-            style={{ transform: `translateY(${item.start + ROW_HEIGHT}px)`, width }}
-            data-run={id}
-          >
-            <RowCells row={row} cells={cells} selected={isSelected} now={now} project={project} onToggle={onToggle} />
+          <div key={id} className={`grid-row ${isSelected ? "selected" : ""}`} style={{ top: item.start + ROW_HEIGHT, width }} data-run={id}>
+            <RowCells row={row} columns={shown} skipped={skipped} selected={isSelected} project={project} onToggle={onToggle} />
           </div>
         );
       })}
@@ -300,7 +355,6 @@ export function RunsPage() {
   });
   useEffect(() => localStorage.setItem(`despina.sizes.${project}`, JSON.stringify(sizing)), [project, sizing]);
   const [tagDraft, setTagDraft] = useState("");
-  const now = useNow();
   const client = useQueryClient();
 
   const update = (key: string, value: string | string[] | null) =>
@@ -557,7 +611,7 @@ export function RunsPage() {
               );
             })}
           </div>
-          <GridBody scroller={scroller} rows={rows} selected={selected} cells={cellLayout} now={now} project={project} onToggle={onToggleRow} width={totalWidth} />
+          <GridBody scroller={scroller} rows={rows} selected={selected} cells={cellLayout} project={project} onToggle={onToggleRow} width={totalWidth} />
         </div>
         {runs.isPending ? <p className="loading">Loading runs…</p> : null}
         {!runs.isPending && rows.length === 0 && !queryError ? <p className="muted empty">No runs match.</p> : null}
