@@ -425,3 +425,25 @@ def test_the_smallest_set_of_runs_drives_the_query(store: SqlStore) -> None:
         assert any("SEARCH string_set_items USING INDEX string_set_items_path_value" in p for p in plan), plan
         assert sum("CORRELATED" in p for p in plan) == 3, plan  # x: its fields row, or its series
         assert not any("series_path_min" in p or "fields_path" in p for p in plan), plan
+
+
+def test_an_int_field_meets_a_fractional_or_huge_bound(store: SqlStore) -> None:
+    by_value = {}
+    for value in (-3, 0, 1, 2):
+        run = new_run(store)
+        ingest(store, run, [atom("n", value, ft.INT)])
+        by_value[run.id] = value
+
+    def q(text: str) -> list[int]:
+        return sorted(by_value[i] for i in ids(store, text))
+
+    assert q("n > 0.5") == [1, 2]
+    assert q("n >= 0.5") == [1, 2]
+    assert q("n < 0.5") == [-3, 0]
+    assert q("n <= -2.5") == [-3]
+    assert q("n = 1.5") == []
+    assert q("n != 1.5") == [-3, 0, 1, 2]
+    assert q("n = 2.0") == [2]
+    assert q("n < 1e300") == [-3, 0, 1, 2]
+    assert q("n > 1e300") == []
+    assert q("n > -1e300 and not n = 0") == [-3, 1, 2]

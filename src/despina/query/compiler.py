@@ -98,6 +98,27 @@ def _series(path: str, indexed: ColumnElement[bool] | None = None, *rest: Column
     return Rows(t.series, path, () if indexed is None else (indexed,), rest)
 
 
+def _int_cmp(op: ast.Comparison, value: float) -> ColumnElement[bool]:
+    """`int_value OP value` with an integer bound: PostgreSQL casts a BIGINT column compared with a
+    float, and a cast column is not its index (every row of the path would be read)."""
+    column = t.fields.c.int_value
+    if isinstance(value, int):
+        return _cmp(column, op, value)
+    if abs(value) >= 2.0**63:  # beyond int64, +-Inf included: every int is below (or above) it
+        holds = op in ("!=", "<", "<=") if value > 0 else op in ("!=", ">", ">=")
+        return column.is_not(None) if holds else false()
+    if value.is_integer():
+        return _cmp(column, op, int(value))
+    low, high = math.floor(value), math.ceil(value)  # value lies strictly between them
+    if op == "=":
+        return false()
+    if op == "!=":
+        return column.is_not(None)
+    if op in ("<", "<="):
+        return column <= low
+    return column >= high
+
+
 def aggregate_column(aggregate: ast.Aggregate | None, series: FromClause | Table = t.series) -> Any:
     """The column of `series` (or expression over it) an aggregate reads; NULL where there is none."""
     if aggregate == "min":
@@ -197,7 +218,7 @@ class _Compiler:
             return RunSet(
                 (
                     _field(path, _cmp(t.fields.c.float_value, op, value), t.fields.c.type == ft.FLOAT),
-                    _field(path, _cmp(t.fields.c.int_value, op, value), t.fields.c.type == ft.INT),
+                    _field(path, _int_cmp(op, value), t.fields.c.type == ft.INT),
                     _series(path, _cmp(t.series.c.last_float, op, value), t.series.c.type == ft.FLOAT_SERIES),
                 )
             )
