@@ -1,22 +1,10 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { StrictMode } from "react";
-import { createRoot } from "react-dom/client";
-import { BrowserRouter } from "react-router-dom";
-import { App, preloadPageFor } from "./App";
+// The entry, small so that it runs as soon as it arrives: it starts the runs table's first page
+// (when that is the page opened) and loads the app and the page's code side by side, rather than
+// the app first, then the page's code, then the page's data.
+import { readFirstPageAhead } from "./api/runsPage";
 import "./styles.css";
 
-const queryClient = new QueryClient({
-  defaultOptions: { queries: { staleTime: 10_000, refetchOnWindowFocus: false, retry: 1 } },
-});
-
-preloadPageFor(location.pathname);
-
-createRoot(document.getElementById("root")!).render(
-  <StrictMode>
-    <QueryClientProvider client={queryClient}>
-      <BrowserRouter>
-        <App />
-      </BrowserRouter>
-    </QueryClientProvider>
-  </StrictMode>,
-);
+if (readFirstPageAhead(location.pathname, location.search)) {
+  void import("./pages/Runs").catch(() => undefined); // a failed download shows on the page itself
+}
+void import("./boot");

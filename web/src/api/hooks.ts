@@ -1,54 +1,18 @@
 // Server state through TanStack Query: one hook per kind of data, shared by the pages.
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { api, projectParams, unwrap } from "./client";
-import { decodeFields, decodeRow, type Field, type Row } from "./wire";
+import { fetchRunsPage, FIRST_PAGE, NEXT_PAGE, type RunsQuery, takeFirstPage } from "./runsPage";
+import { decodeFields, type Field, type Row } from "./wire";
 
-export const FIRST_PAGE = 100; // small, so the first rows show at once
-export const NEXT_PAGE = 2000;
-/** Columns every runs-table row carries, whatever else is shown. */
-export const BASE_COLUMNS = ["sys/id", "sys/name", "sys/state", "sys/failed", "sys/tags", "sys/creation_time"];
-
-export interface RunsQuery {
-  project: string;
-  query: string;
-  /** Field paths to read besides BASE_COLUMNS; null: every field (the compare page). */
-  columns: string[] | null;
-  sortBy: string;
-  ascending: boolean;
-  trash: boolean;
-}
-
-/** The query as sent: the trash is a query of its own; elsewhere trashed runs are left out. */
-export function effectiveQuery(query: string, trash: boolean): string {
-  const user = query.trim();
-  const trashed = trash ? "sys/trashed = true" : "not sys/trashed = true";
-  return user ? `(${user}) and ${trashed}` : trashed;
-}
-
-export async function fetchRunsPage(q: RunsQuery, limit: number, cursor?: string | null) {
-  const page = await unwrap(
-    api.GET("/api/v1/projects/{workspace}/{project}/table", {
-      params: {
-        path: projectParams(q.project),
-        query: {
-          query: effectiveQuery(q.query, q.trash),
-          columns: q.columns === null ? undefined : [...new Set([...BASE_COLUMNS, ...q.columns])],
-          sort_by: q.sortBy,
-          ascending: q.ascending,
-          limit,
-          cursor: cursor ?? undefined,
-        },
-      },
-    }),
-  );
-  const raw = page as { rows: Record<string, unknown>[]; next_cursor: string | null };
-  return { rows: raw.rows.map(decodeRow), next: raw.next_cursor };
-}
+export { BASE_COLUMNS, effectiveQuery, fetchRunsPage, FIRST_PAGE, NEXT_PAGE, type RunsQuery } from "./runsPage";
 
 export function useRuns(q: RunsQuery) {
   return useInfiniteQuery({
     queryKey: ["runs", q],
-    queryFn: ({ pageParam }) => fetchRunsPage(q, pageParam ? NEXT_PAGE : FIRST_PAGE, pageParam),
+    queryFn: async ({ pageParam }) => {
+      if (pageParam) return fetchRunsPage(q, NEXT_PAGE, pageParam);
+      return (await takeFirstPage(q)) ?? fetchRunsPage(q, FIRST_PAGE);
+    },
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next,
     staleTime: 60_000,

@@ -11,6 +11,7 @@ import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, errorDetail, projectParams, unwrap } from "../api/client";
 import { fetchRows, type RunsQuery, type SavedView, useProjectPaths, useRuns, useViews } from "../api/hooks";
+import { runsQueryOf } from "../api/runsPage";
 import { formatValue, numeric, type Row, tagsOf } from "../api/wire";
 import { ColumnPicker } from "../components/ColumnPicker";
 import { QueryBar } from "../components/QueryBar";
@@ -19,7 +20,6 @@ import { Tags } from "../components/Tags";
 import { useClock } from "../lib/clock";
 import { getList, setParam } from "../lib/url";
 
-const DEFAULT_COLUMNS = ["sys/owner", "sys/creation_time"];
 const ROW_HEIGHT = 32;
 // Rows and columns rendered beyond the viewport. The virtualiser renders in the scroll event, so
 // these only cover what the browser paints around the viewport; each extra row costs every frame.
@@ -209,10 +209,15 @@ function GridBody({
   );
 }
 
-/** Keeps the table live: long-polls the project's change feed and patches only the changed rows. */
-function useLiveTable(q: RunsQuery) {
+/**
+ * Keeps the table live: long-polls the project's change feed and patches only the changed rows.
+ * Starts once `enabled` (after the first rows are painted: its first answer lists every run of the
+ * project, and the first page should have the server to itself).
+ */
+function useLiveTable(q: RunsQuery, enabled: boolean) {
   const client = useQueryClient();
   useEffect(() => {
+    if (!enabled) return;
     let stopped = false;
     const controller = new AbortController();
     const loop = async () => {
@@ -267,7 +272,7 @@ function useLiveTable(q: RunsQuery) {
       stopped = true;
       controller.abort();
     };
-  }, [client, q]);
+  }, [client, q, enabled]);
 }
 
 function ViewsMenu({
@@ -337,12 +342,9 @@ export function RunsPage() {
   const project = `${workspace}/${name}`;
   const [params, setParams] = useSearchParams();
   const navigate = useNavigate();
-  const query = params.get("q") ?? "";
-  const columns = params.has("cols") ? getList(params, "cols") : DEFAULT_COLUMNS;
+  // The same reading of the link as the first page's read-ahead (api/runsPage), so that it is used.
+  const { query, columns, sortBy, ascending, trash } = runsQueryOf(project, params);
   const pinned = getList(params, "pin");
-  const sortBy = params.get("sort") ?? "sys/creation_time";
-  const ascending = params.get("asc") === "1";
-  const trash = params.get("trash") === "1";
   const selected = useMemo(() => new Set(getList(params, "sel")), [params]);
   const [picker, setPicker] = useState(false);
   const [viewsOpen, setViewsOpen] = useState(false);
@@ -366,8 +368,8 @@ export function RunsPage() {
     [project, query, columns.join(","), sortBy, ascending, trash],
   );
   const runs = useRuns(q);
-  useLiveTable(q);
   const painted = useAfterFirstPaint(runs.isSuccess);
+  useLiveTable(q, painted);
   // The field paths (column picker, completion) are read once the first rows are on screen: the
   // first request the server answers is the one that shows rows.
   const paths = useProjectPaths(project, painted);

@@ -1,0 +1,102 @@
+// Pages of the runs table (`/table`), and its first page requested before the app has loaded: the
+// entry module starts it, so the request runs while the browser downloads and compiles the app.
+import { getList } from "../lib/url";
+import { api, projectParams, unwrap } from "./client";
+import { decodeRow, type Row } from "./wire";
+
+export const FIRST_PAGE = 100; // small, so the first rows show at once
+export const NEXT_PAGE = 2000;
+/** Columns every runs-table row carries, whatever else is shown. */
+export const BASE_COLUMNS = ["sys/id", "sys/name", "sys/state", "sys/failed", "sys/tags", "sys/creation_time"];
+/** Columns of a runs table whose link names none. */
+export const DEFAULT_COLUMNS = ["sys/owner", "sys/creation_time"];
+/** The runs table's route: /p/{workspace}/{project}. */
+const RUNS_ROUTE = /^\/p\/([^/]+)\/([^/]+)\/?$/;
+/** How long a first page read ahead waits for the table to ask for it. */
+const READ_AHEAD_MS = 10_000;
+
+export interface RunsQuery {
+  project: string;
+  query: string;
+  /** Field paths to read besides BASE_COLUMNS; null: every field (the compare page). */
+  columns: string[] | null;
+  sortBy: string;
+  ascending: boolean;
+  trash: boolean;
+}
+
+export interface RunsPage {
+  rows: Row[];
+  next: string | null;
+}
+
+/** The query as sent: the trash is a query of its own; elsewhere trashed runs are left out. */
+export function effectiveQuery(query: string, trash: boolean): string {
+  const user = query.trim();
+  const trashed = trash ? "sys/trashed = true" : "not sys/trashed = true";
+  return user ? `(${user}) and ${trashed}` : trashed;
+}
+
+/** The runs table's query as its link holds it (q, cols, sort, asc, trash). */
+export function runsQueryOf(project: string, params: URLSearchParams): RunsQuery & { columns: string[] } {
+  return {
+    project,
+    query: params.get("q") ?? "",
+    columns: params.has("cols") ? getList(params, "cols") : DEFAULT_COLUMNS,
+    sortBy: params.get("sort") ?? "sys/creation_time",
+    ascending: params.get("asc") === "1",
+    trash: params.get("trash") === "1",
+  };
+}
+
+function request(q: RunsQuery, limit: number, cursor?: string | null) {
+  return api.GET("/api/v1/projects/{workspace}/{project}/table", {
+    params: {
+      path: projectParams(q.project),
+      query: {
+        query: effectiveQuery(q.query, q.trash),
+        columns: q.columns === null ? undefined : [...new Set([...BASE_COLUMNS, ...q.columns])],
+        sort_by: q.sortBy,
+        ascending: q.ascending,
+        limit,
+        cursor: cursor ?? undefined,
+      },
+    },
+  });
+}
+
+function decodePage(page: unknown): RunsPage {
+  const raw = page as { rows: Record<string, unknown>[]; next_cursor: string | null };
+  return { rows: raw.rows.map(decodeRow), next: raw.next_cursor };
+}
+
+export async function fetchRunsPage(q: RunsQuery, limit: number, cursor?: string | null): Promise<RunsPage> {
+  return decodePage(await unwrap(request(q, limit, cursor)));
+}
+
+let readAhead: { key: string; at: number; page: Promise<RunsPage | null> } | null = null;
+
+/**
+ * On the runs table's route, requests its first page now (the entry module calls this before the
+ * app's code has loaded) and answers true. A failure is not reported here: the table asks again
+ * and shows it.
+ */
+export function readFirstPageAhead(pathname: string, search: string): boolean {
+  const route = RUNS_ROUTE.exec(pathname);
+  if (!route) return false;
+  const q = runsQueryOf(`${decodeURIComponent(route[1])}/${decodeURIComponent(route[2])}`, new URLSearchParams(search));
+  const page = request(q, FIRST_PAGE).then(
+    ({ data, response }) => (response.ok && data ? decodePage(data) : null),
+    () => null,
+  );
+  readAhead = { key: JSON.stringify(q), at: performance.now(), page };
+  return true;
+}
+
+/** The first page read ahead for exactly this query, once, while it is fresh; or null. */
+export function takeFirstPage(q: RunsQuery): Promise<RunsPage | null> | null {
+  const ahead = readAhead;
+  readAhead = null;
+  if (!ahead || ahead.key !== JSON.stringify(q) || performance.now() - ahead.at > READ_AHEAD_MS) return null;
+  return ahead.page;
+}
