@@ -98,6 +98,49 @@ def test_runs_table_filter_sort_and_columns(page: Any, ui_server: UiServer) -> N
     assert "expected a value" in error.inner_text()
 
 
+def test_wide_table_scrolls_sideways_with_pinned_columns(page: Any, ui_server: UiServer) -> None:
+    run_id = ui_server.run_ids[1]  # resnet-1: lr 0.01, score 0.51
+    cols = (
+        "sys/owner,sys/creation_time,parameters/batch_size,parameters/optimizer,"
+        "train/accuracy,val/loss,train/loss,score"
+    )
+    page.set_viewport_size({"width": 800, "height": 700})
+    page.goto(ui_server.url + TABLE + f'?q=sys/name = "resnet-1"&cols={cols},parameters/lr&pin=parameters/lr')
+    wait_rows(page, 1)
+    link = page.get_by_role("link", name=run_id)
+    lr = page.get_by_text("0.01", exact=True)
+    score = page.get_by_text("0.51", exact=True)
+    expect(link).to_be_in_viewport()
+    expect(lr).to_be_in_viewport()
+
+    # The far right column comes into view; the run's id and the pinned column stay.
+    page.get_by_test_id("runs-table").evaluate("grid => { grid.scrollLeft = grid.scrollWidth; }")
+    expect(score).to_be_in_viewport()
+    expect(link).to_be_in_viewport()
+    expect(lr).to_be_in_viewport()
+    screenshot(page, "2-runs-table-scrolled")
+
+    # Moving a column (drag its header onto another) moves its cells.
+    page.set_viewport_size({"width": 1400, "height": 700})
+    page.get_by_test_id("runs-table").evaluate("grid => { grid.scrollLeft = 0; }")
+    page.locator('[data-column="sys/creation_time"]').drag_to(page.locator('[data-column="sys/owner"]'))
+    page.wait_for_url(re.compile(r"cols=sys%2Fcreation_time%2Csys%2Fowner"))
+    created = page.locator(f'[data-run="{run_id}"]').get_by_text(re.compile(r"^\d{4}-\d\d-\d\d "))
+    owner_head = page.locator('[data-column="sys/owner"]')
+    assert created.bounding_box()["x"] < owner_head.bounding_box()["x"]
+
+    # Widening a column widens its cells.
+    name = page.get_by_text("resnet-1", exact=True)
+    before = name.bounding_box()["width"]
+    handle = page.locator('[data-column="sys/name"] .resizer').bounding_box()
+    page.mouse.move(handle["x"] + 2, handle["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(handle["x"] + 102, handle["y"] + 5, steps=5)
+    page.mouse.up()
+    expect(page.locator('[data-column="sys/name"]')).to_have_css("width", f"{before + 100:.0f}px")
+    assert name.bounding_box()["width"] == pytest.approx(before + 100, abs=1)
+
+
 def test_tags_trash_and_restore(page: Any, ui_server: UiServer) -> None:
     with client_env(ui_server.url, ui_server.root / "client"):
         run = quiet_run(name="to-trash")
