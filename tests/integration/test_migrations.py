@@ -56,8 +56,14 @@ def tables(engine: Engine) -> set[str]:
 
 
 def schema_differences(engine: Engine, metadata: MetaData) -> list[object]:
+    """What differs between the database and `metadata`, but for PostgreSQL's own path indexes
+    (revision 0006), which schema.py names without describing."""
+
+    def described(name: str | None, type_: str, *_: object) -> bool:
+        return not (type_ == "index" and name in schema.POSTGRESQL_ONLY_INDEXES)
+
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": described})
         return list(compare_metadata(context, metadata))
 
 
@@ -282,3 +288,26 @@ def test_a_database_with_despina_tables_but_no_version_is_refused(db_url: str, e
     with pytest.raises(SchemaVersionError, match="no schema version"):
         migrate.upgrade(engine)
     assert tables(engine) == {"runs"}
+
+
+def test_postgresql_finds_a_namespace_s_paths_through_an_index(postgres_db_url: str) -> None:
+    """A runs-table column that names a namespace is found with a bytewise path range; on
+    PostgreSQL, in any collation, an index of revision 0006 serves it instead of a scan of the table
+    (3-5 s per page at 10,000 runs before)."""
+    engine = create_store_engine(postgres_db_url)
+    try:
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SET enable_seqscan = off")  # tiny tables: make it use an index if any
+            for table in ("fields", "series", "string_set_items"):
+                plan = "\n".join(
+                    row[0]
+                    for row in conn.exec_driver_sql(
+                        f'EXPLAIN SELECT EXISTS (SELECT 1 FROM {table} WHERE path COLLATE "C" > %(low)s'
+                        f' AND path COLLATE "C" < %(high)s)',
+                        {"low": "parameters/", "high": "parameters0"},
+                    )
+                )
+                assert f"{table}_path_bytewise" in plan, plan
+    finally:
+        engine.dispose()

@@ -116,6 +116,11 @@ Index("series_path_last", series.c.path, series.c.last_float)
 Index("series_path_min", series.c.path, series.c.min_value)
 Index("series_path_max", series.c.path, series.c.max_value)
 
+# On PostgreSQL only, made by revision 0006 and not described here: `(path COLLATE "C")` on fields,
+# series and string_set_items, for the bytewise path ranges that find a namespace's paths (SQLite
+# compares bytewise already, and an expression index in a collation SQLite lacks cannot be shared).
+POSTGRESQL_ONLY_INDEXES = ("fields_path_bytewise", "series_path_bytewise", "string_set_items_path_bytewise")
+
 series_chunks = Table(
     "series_chunks",
     metadata,
