@@ -20,7 +20,8 @@ TABLE = f"/p/{PROJECT}"
 
 
 def rows(page: Any) -> list[str]:
-    return page.locator("[data-run]").evaluate_all("els => els.map(e => e.dataset.run)")
+    ids: list[str] = page.locator("[data-run]").evaluate_all("els => els.map(e => e.dataset.run)")
+    return ids
 
 
 def wait_rows(page: Any, count: int) -> None:
