@@ -337,3 +337,24 @@ def test_tracked_files_on_the_run_page_and_their_difference(
     assert "images/old.png" in diff.get_by_test_id("diff-removed").inner_text()
     assert "labels.csv" in diff.get_by_test_id("diff-changed").inner_text()
     screenshot(page, "4-compare-data")
+
+
+def test_a_compare_link_draws_its_charts_from_one_request(page: Any, ui_server: UiServer) -> None:
+    """Opened from a link, the compare page's charts are requested by the entry script while the
+    app loads, and the page takes that answer instead of asking again."""
+    events: list[tuple[str, str]] = []  # in the order the browser reports them
+    page.on("request", lambda r: events.append(("sent", r.url)))
+    page.on("requestfinished", lambda r: events.append(("done", r.url)))
+    runs = ",".join(ui_server.run_ids[:3])
+    page.goto(f"{ui_server.url}/p/{PROJECT}/compare?runs={runs}&series=train/loss,train/accuracy")
+    for path in ("train/loss", "train/accuracy"):
+        chart = page.get_by_test_id(f"compare-chart-{path}")
+        expect(chart.locator(".chart-title")).not_to_contain_text("loading")
+        expect(chart).not_to_have_attribute("data-points", "0")
+    assert painted_pixels(page.get_by_test_id("compare-chart-train/loss")) > 0
+    charts = [n for n, (kind, url) in enumerate(events) if kind == "sent" and "/series/buckets" in url]
+    page_code = next(
+        n for n, (kind, url) in enumerate(events) if kind == "done" and "/assets/Compare-" in url
+    )
+    # Asked for before the page's own code had even arrived, and not asked for again.
+    assert len(charts) == 1 and charts[0] < page_code, events

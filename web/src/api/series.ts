@@ -1,5 +1,6 @@
 // Series for charts: downsampled buckets (min/max kept) for the overview, exact points when zoomed in.
 import { decode } from "@msgpack/msgpack";
+import { type ManyBucketsRequest, MAX_RUNS_PER_REQUEST, requestManyBuckets, takeBucketsAhead } from "./bucketsAhead";
 import { api, errorDetail, projectParams } from "./client";
 
 export interface SeriesView {
@@ -129,24 +130,12 @@ export async function fetchSeriesView(req: SeriesRequest, signal?: AbortSignal):
   return decodeBuckets(data as unknown as ArrayBuffer);
 }
 
-export interface ManySeriesRequest {
-  project: string;
-  runIds: string[];
-  paths: string[];
-  buckets: number;
-  stepMin?: number | null;
-  stepMax?: number | null;
-  /** Each bucket's points with their times (a chart on a time axis). */
-  timestamps?: boolean;
-}
+export type ManySeriesRequest = ManyBucketsRequest;
 
 /** Key of one line in the answer of fetchManySeriesViews. */
 export function lineKey(runId: string, path: string): string {
   return `${runId}\u0000${path}`;
 }
-
-/** The server accepts at most this many runs in one bulk request. */
-const MAX_RUNS_PER_REQUEST = 1000;
 
 /**
  * Every (run, path) line downsampled, in one request per thousand runs (`get_many_series_buckets`)
@@ -155,22 +144,9 @@ const MAX_RUNS_PER_REQUEST = 1000;
 export async function fetchManySeriesViews(req: ManySeriesRequest, signal?: AbortSignal): Promise<Map<string, SeriesView>> {
   const out = new Map<string, SeriesView>();
   for (let i = 0; i < req.runIds.length; i += MAX_RUNS_PER_REQUEST) {
-    const { data, error, response } = await api.GET("/api/v1/projects/{workspace}/{project}/series/buckets", {
-      params: {
-        path: projectParams(req.project),
-        query: {
-          run_id: req.runIds.slice(i, i + MAX_RUNS_PER_REQUEST),
-          path: req.paths,
-          buckets: req.buckets,
-          step_min: req.stepMin ?? undefined,
-          step_max: req.stepMax ?? undefined,
-          timestamps: req.timestamps || undefined,
-        },
-      },
-      parseAs: "arrayBuffer",
-      signal,
-    });
-    if (!response.ok) throw errorDetail(error, response.status);
+    const part = { ...req, runIds: req.runIds.slice(i, i + MAX_RUNS_PER_REQUEST) };
+    // The entry module may have sent this very request already (a compare link opened).
+    const data = await (takeBucketsAhead(part) ?? requestManyBuckets(part, signal));
     const lines = decode(new Uint8Array(data as unknown as ArrayBuffer)) as Record<string, unknown>[];
     for (const line of lines) {
       if (line.error !== undefined) continue; // the run has no such float series: no line to draw

@@ -1,9 +1,9 @@
 import { useQuery } from "@tanstack/react-query";
 import { useMemo } from "react";
+import { CHART_BUCKETS } from "../api/bucketsAhead";
 import { fetchSeriesView, type SeriesView } from "../api/series";
 import { Chart, colorFor } from "./Chart";
 
-export const CHART_BUCKETS = 1000;
 
 /** How a chart describes what it shows. */
 export function downsampleNote(views: (SeriesView | undefined)[]): string | null {

@@ -1,13 +1,14 @@
 import { useQuery } from "@tanstack/react-query";
 import { useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
+import { CHART_BUCKETS } from "../api/bucketsAhead";
 import { fetchRunsPage } from "../api/hooks";
 import { fetchManySeriesViews, lineKey, type SeriesView, smooth } from "../api/series";
 import { formatValue, numeric, type Row } from "../api/wire";
 import { Chart, type ChartSeries, colorFor } from "../components/Chart";
 import { DataDiff } from "../components/Artifacts";
 import { ParallelCoords } from "../components/ParallelCoords";
-import { CHART_BUCKETS, downsampleNote } from "../components/SeriesChart";
+import { downsampleNote } from "../components/SeriesChart";
 import { differingPaths, legendLabel, parameterPaths } from "../lib/compare";
 import { getList, getRange, setParam } from "../lib/url";
 
