@@ -1320,8 +1320,9 @@ class SqlStore(Store):
         timestamps: bool = False,
     ) -> list[SeriesBuckets | DespinaError]:
         """Runs, series heads and chunks of every line in a few set-based queries (a compare page's
-        300 lines cost 4 queries, not 1,200), each series bucketed as soon as its chunks are in, so
-        memory holds one series' points at a time."""
+        300 lines cost 4 queries, not 1,200), each series bucketed as soon as its chunks are in: its
+        points are decoded one series at a time, and chunks are read 100 series per query (which
+        psycopg's client-side cursor holds whole)."""
         if buckets < 1:
             raise ValueError(f"buckets must be at least 1, not {buckets}")
         low, high = step_range if step_range is not None else (None, None)
