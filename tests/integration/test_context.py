@@ -176,6 +176,10 @@ def interrupt_a_waiting_script(tmp_path: Path, home: Path, signum: int, points: 
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "ready"
+    # "ready" reaches this pipe while the child's console capture is still logging that line; let it
+    # get to its sleep, so the signal interrupts a waiting script as these tests mean. (Once in CI a
+    # child signalled at once never exited: a Ctrl-C inside the capture's write is not safe yet.)
+    time.sleep(0.5)
     child.send_signal(signum)
     return child.wait(timeout=30)
 
