@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from despina.context import console
 from despina.context.console import LineCapture, install, uninstall
 
 
@@ -292,3 +293,27 @@ def test_install_rejects_other_names_and_missing_streams(monkeypatch: pytest.Mon
     monkeypatch.setattr(sys, "stdout", None)
     with pytest.raises(ValueError, match="None"):
         install("stdout", print, print)
+
+
+def test_flush_lines_gives_up_on_a_delivery_that_never_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's stop flushes the capture; a delivery stuck on another thread must not hang it."""
+    monkeypatch.setattr(console, "FLUSH_WAIT_S", 0.2)
+    stuck, release = threading.Event(), threading.Event()
+
+    def on_line(line: str) -> None:
+        stuck.set()
+        release.wait(30)
+
+    capture = LineCapture(io.StringIO(), on_line, lambda message: None)
+    writer = threading.Thread(target=capture.write, args=("first\n",), daemon=True)
+    writer.start()
+    assert stuck.wait(5)
+    capture.write("second\n")  # queued: the stuck thread holds the delivery
+    flusher = threading.Thread(target=capture.flush_lines, daemon=True)
+    flusher.start()
+    flusher.join(5)
+    try:
+        assert not flusher.is_alive(), "flush_lines waited for a delivery that never ends"
+    finally:
+        release.set()
+        writer.join(5)

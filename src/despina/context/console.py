@@ -21,6 +21,8 @@ __all__ = ["LineCapture", "install", "uninstall"]
 #: A partial line longer than this is passed on as a line of its own.  Without a cap, a program that
 #: prints dots forever without a newline would grow the buffer without bound.
 MAX_LINE_LENGTH = 64 * 1024
+# How long flush_lines waits for another thread's delivery before leaving its lines.
+FLUSH_WAIT_S = 10.0
 
 # Set while this thread is running an on_line/on_error callback of *any* capture.  Output produced by
 # the callbacks themselves (a warning printed while storing a line, say) then goes straight to the
@@ -144,7 +146,7 @@ class LineCapture(io.TextIOBase):
         """
         if _delivering():
             return
-        while self._delivery_lock.acquire(blocking=wait):
+        while self._acquire_delivery(wait):
             _in_callback.active = True
             try:
                 while True:
@@ -166,6 +168,14 @@ class LineCapture(io.TextIOBase):
                 if not self._pending or not self._enabled:
                     return
             wait = False
+
+    def _acquire_delivery(self, wait: bool) -> bool:
+        """Take the turn to deliver. A caller that waits (``flush_lines``, when a run stops) gives
+        up after ``FLUSH_WAIT_S``: a delivery that never ends (an ``on_line`` that blocks, or one
+        a Ctrl-C cut short at an unlucky point) must not keep the run from stopping."""
+        if wait:
+            return self._delivery_lock.acquire(timeout=FLUSH_WAIT_S)
+        return self._delivery_lock.acquire(blocking=False)
 
     def _fail(self, exc: Exception) -> None:
         """Stop capturing after a callback error and report it once (reports are best effort too)."""
