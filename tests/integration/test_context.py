@@ -172,13 +172,19 @@ def interrupt_a_waiting_script(tmp_path: Path, home: Path, signum: int, points: 
         )
     )
     child = subprocess.Popen(
-        [sys.executable, str(script)], cwd=tmp_path, env=child_env(home), stdout=subprocess.PIPE, text=True
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=child_env(home),
+        stdout=subprocess.PIPE,
+        text=True,
+        # A suite started in the background (`cmd &` in a script) ignores SIGINT, and a child inherits
+        # that: Python then installs no KeyboardInterrupt handler and Ctrl-C would never arrive.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "ready"
     # "ready" reaches this pipe while the child's console capture is still logging that line; let it
-    # get to its sleep, so the signal interrupts a waiting script as these tests mean. (Once in CI a
-    # child signalled at once never exited: a Ctrl-C inside the capture's write is not safe yet.)
+    # get to its sleep, so the signal interrupts a waiting script as these tests mean.
     time.sleep(0.5)
     child.send_signal(signum)
     return child.wait(timeout=30)
