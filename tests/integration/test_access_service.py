@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -16,7 +14,6 @@ from despina.server.auth.errors import UnknownUserError, UserExistsError
 from despina.server.auth.passwords import hash_password, needs_rehash, verify_password
 from despina.server.auth.principal import LOCAL_PRINCIPAL, Principal, Role
 from despina.server.auth.service import AccessService
-from despina.store.blobs.local import LocalBlobStore
 from despina.store.sql import schema
 from despina.store.sql.store import SqlStore
 
@@ -36,15 +33,10 @@ class Clock:
         self.now += seconds
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'despina.db'}"
-    else:
-        url = request.getfixturevalue("postgres_db_url")
-    store = SqlStore(url, LocalBlobStore(tmp_path / "blobs"))
-    yield store
-    store.close()
+@pytest.fixture
+def store(sql_store: SqlStore) -> SqlStore:
+    """The store on SQLite and on PostgreSQL (conftest's `sql_store`)."""
+    return sql_store
 
 
 @pytest.fixture

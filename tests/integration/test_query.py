@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import count
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,20 +20,13 @@ from store_conformance import PROJECT, atom, floats, ingest, new_run, strings
 
 from despina.client import field_types as ft
 from despina.exceptions import QueryError
-from despina.store.blobs.local import LocalBlobStore
 from despina.store.sql.store import SqlStore
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = (
-        f"sqlite:///{tmp_path / 'despina.db'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("postgres_db_url"))
-    )
-    opened = SqlStore(url, LocalBlobStore(tmp_path / "blobs"))
-    yield opened
-    opened.close()
+@pytest.fixture
+def store(sql_store: SqlStore) -> SqlStore:
+    """The store on SQLite and on PostgreSQL (conftest's `sql_store`)."""
+    return sql_store
 
 
 def ids(store: SqlStore, query: str | None = None, project: str = PROJECT, **kwargs: Any) -> list[str]:

@@ -20,7 +20,6 @@ from store_conformance import atom, floats, ingest, new_run, strings
 import despina
 from despina.client.operations import AddStrings
 from despina.client.project import RunsTable
-from despina.store.blobs.local import LocalBlobStore
 from despina.store.runs_columns import MIXED, RunsColumns
 from despina.store.series_table import ARROW_STREAM
 from despina.store.sql.store import SqlStore
@@ -29,16 +28,10 @@ PROJECT = http_tests.PROJECT
 WHEN = datetime(2026, 11, 5, 10, 30, 0, 123456, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = (
-        f"sqlite:///{tmp_path / 'despina.db'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("postgres_db_url"))
-    )
-    opened = SqlStore(url, LocalBlobStore(tmp_path / "blobs"))
-    yield opened
-    opened.close()
+@pytest.fixture
+def store(sql_store: SqlStore) -> SqlStore:
+    """The store on SQLite and on PostgreSQL (conftest's `sql_store`)."""
+    return sql_store
 
 
 def fill(store: SqlStore) -> list[str]:

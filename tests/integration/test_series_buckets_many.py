@@ -3,29 +3,19 @@ every line is what downsampling it alone gives, and a line that cannot be drawn 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
 import pytest
 from store_conformance import PROJECT, floats, ingest, new_run, strings
 
 from despina.exceptions import FieldTypeError, RunNotFoundError
 from despina.store.base import SeriesBuckets
-from despina.store.blobs.local import LocalBlobStore
 from despina.store.sql.store import SqlStore
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = (
-        f"sqlite:///{tmp_path / 'despina.db'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("postgres_db_url"))
-    )
-    opened = SqlStore(url, LocalBlobStore(tmp_path / "blobs"))
-    yield opened
-    opened.close()
+@pytest.fixture
+def store(sql_store: SqlStore) -> SqlStore:
+    """The store on SQLite and on PostgreSQL (conftest's `sql_store`)."""
+    return sql_store
 
 
 def same(left: SeriesBuckets, right: SeriesBuckets) -> bool:
