@@ -1,6 +1,7 @@
 // Downsampled lines of many runs (`get_many_series_buckets`) as raw msgpack, and the compare page's
 // request started before the app has loaded: the entry module starts it, so the server computes
 // the lines while the browser downloads and compiles the app and the page's code.
+import { readAhead } from "../lib/readAhead";
 import { getList, getRange } from "../lib/url";
 import { api, errorDetail, projectParams } from "./client";
 
@@ -72,7 +73,7 @@ function keyOf(req: ManyBucketsRequest): string {
   return JSON.stringify([project, runIds, paths, buckets, stepMin ?? null, stepMax ?? null, Boolean(timestamps)]);
 }
 
-let readAhead: { key: string; at: number; body: Promise<ArrayBuffer> } | null = null;
+const charts = readAhead<ArrayBuffer>(READ_AHEAD_MS);
 
 /** On the compare page's route, starts its charts' request now and answers true. */
 export function readCompareAhead(pathname: string, search: string): boolean {
@@ -80,14 +81,11 @@ export function readCompareAhead(pathname: string, search: string): boolean {
   if (!req) return false;
   const body = requestManyBuckets(req);
   body.catch(() => undefined); // a failure is reported when the page takes it
-  readAhead = { key: keyOf(req), at: performance.now(), body };
+  charts.start(keyOf(req), body);
   return true;
 }
 
 /** The body read ahead for exactly this request, once, while it is fresh; or null. */
 export function takeBucketsAhead(req: ManyBucketsRequest): Promise<ArrayBuffer> | null {
-  const ahead = readAhead;
-  readAhead = null;
-  if (!ahead || ahead.key !== keyOf(req) || performance.now() - ahead.at > READ_AHEAD_MS) return null;
-  return ahead.body;
+  return charts.take(keyOf(req));
 }

@@ -1,5 +1,6 @@
 // Pages of the runs table (`/table`), and its first page requested before the app has loaded: the
 // entry module starts it, so the request runs while the browser downloads and compiles the app.
+import { readAhead } from "../lib/readAhead";
 import { getList } from "../lib/url";
 import { api, projectParams, unwrap } from "./client";
 import { decodeRow, type Row } from "./wire";
@@ -74,7 +75,7 @@ export async function fetchRunsPage(q: RunsQuery, limit: number, cursor?: string
   return decodePage(await unwrap(request(q, limit, cursor)));
 }
 
-let readAhead: { key: string; at: number; page: Promise<RunsPage | null> } | null = null;
+const firstPage = readAhead<RunsPage | null>(READ_AHEAD_MS);
 
 /**
  * On the runs table's route, requests its first page now (the entry module calls this before the
@@ -89,14 +90,11 @@ export function readFirstPageAhead(pathname: string, search: string): boolean {
     ({ data, response }) => (response.ok && data ? decodePage(data) : null),
     () => null,
   );
-  readAhead = { key: JSON.stringify(q), at: performance.now(), page };
+  firstPage.start(JSON.stringify(q), page);
   return true;
 }
 
 /** The first page read ahead for exactly this query, once, while it is fresh; or null. */
 export function takeFirstPage(q: RunsQuery): Promise<RunsPage | null> | null {
-  const ahead = readAhead;
-  readAhead = null;
-  if (!ahead || ahead.key !== JSON.stringify(q) || performance.now() - ahead.at > READ_AHEAD_MS) return null;
-  return ahead.page;
+  return firstPage.take(JSON.stringify(q));
 }
