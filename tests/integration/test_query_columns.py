@@ -22,15 +22,20 @@ from despina.client.operations import AddStrings
 from despina.client.project import RunsTable
 from despina.store.runs_columns import MIXED, RunsColumns
 from despina.store.series_table import ARROW_STREAM
+from despina.store.sql import runs_cells
 from despina.store.sql.store import SqlStore
 
 PROJECT = http_tests.PROJECT
 WHEN = datetime(2026, 11, 5, 10, 30, 0, 123456, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def store(sql_store: SqlStore) -> SqlStore:
-    """The store on SQLite and on PostgreSQL (conftest's `sql_store`)."""
+@pytest.fixture(params=["page", "whole table"])
+def store(request: pytest.FixtureRequest, sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> SqlStore:
+    """The store on SQLite and on PostgreSQL (conftest's `sql_store`), reading cells as for a page
+    of runs and as for a whole table (from `RANGE_MIN_RUNS` runs: a run-key range, and on SQLite a
+    statement per path)."""
+    if request.param == "whole table":
+        monkeypatch.setattr(runs_cells, "RANGE_MIN_RUNS", 1)
     return sql_store
 
 

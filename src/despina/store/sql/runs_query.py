@@ -172,7 +172,7 @@ class RunsQuery:
             statement = statement.where(self._after(key, after))
         if limit is not None:
             statement = statement.limit(limit + 1)
-        rows = list(conn.execute(statement))
+        rows = list(conn.execute(statement).all())  # all: one fetch, not a call per row
         if limit is None or len(rows) <= limit:
             return rows, None
         rows = rows[:limit]

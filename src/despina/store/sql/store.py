@@ -65,11 +65,12 @@ from despina.store.base import (
 from despina.store.blobs.base import BlobStore
 from despina.store.blobs.local import LocalBlobStore
 from despina.store.downsample import bucketize
+from despina.store.gc_pause import cyclic_gc_paused
 from despina.store.runs_columns import ColumnBuilder, RunsColumns, cell
 from despina.store.series_codec import decode_chunk, decode_steps_values, encode_chunk
 from despina.store.sql import schema as t
 from despina.store.sql.migrate import MigrateMode, prepare_schema
-from despina.store.sql.runs_cells import CellReader, sys_columns
+from despina.store.sql.runs_cells import SHOWN_SERIES, CellReader, sys_columns
 from despina.store.sql.runs_query import RunsQuery
 
 CHUNK_POINTS = 10_000
@@ -883,36 +884,32 @@ class SqlStore(Store):
             sys_fields["sys/tags"] = FieldValue("sys/tags", ft.STRING_SET, set())  # every run has tags
             out[pk] = {p: v for p, v in sys_fields.items() if p == "sys/id" or selected(p)}
 
-        def under(table: Any, namespace: str) -> Any:
-            # The paths after "c/" and before "c0" ("0" follows "/"), compared bytewise (PostgreSQL:
-            # in the C collation): an index range, no per-row string functions.
-            path = table.c.path if self._sqlite else table.c.path.collate("C")
-            return and_(path > namespace + "/", path < namespace + "0")
-
-        def projection(table: Any) -> Any:
-            if wanted is None:
-                return true()
-            # Most columns are paths: those are primary key lookups. Only the columns that are
-            # namespaces somewhere in the table (an index probe each, in one statement) add a range.
-            found = conn.execute(select(*(exists().where(under(table, c)) for c in wanted))).one()
-            namespaces = [c for c, hit in zip(wanted, found, strict=True) if hit]
-            return or_(table.c.path.in_(wanted), *(under(table, c) for c in namespaces))
-
-        projections = {table.name: projection(table) for table in (t.fields, t.string_set_items, t.series)}
+        # Only the paths asked for, and those under the namespaces asked for, as a list per table
+        # (found as the columns form finds them): one expanding IN, a statement SQLAlchemy caches.
+        reader = CellReader(conn, self._sqlite, run_pks, wanted)
+        try:
+            projections = {
+                table.name: None if wanted is None else reader.paths(table.name)
+                for table in (t.fields, t.string_set_items)
+            }
+            projections[t.series.name] = None if wanted is None else reader.paths(t.series.name, SHOWN_SERIES)
+        finally:
+            reader.close()
 
         def projected(table: Any) -> Any:
-            return projections[str(table.name)]
+            paths = projections[str(table.name)]
+            return true() if paths is None else table.c.path.in_(paths)
 
         for batch in _batched(run_pks, 500):
             for row in conn.execute(
                 select(t.fields).where(t.fields.c.run_id.in_(batch), projected(t.fields))
-            ):
+            ).all():
                 out[row.run_id][row.path] = FieldValue(row.path, row.type, self._field_value(row))
             for row in conn.execute(
                 select(t.string_set_items).where(
                     t.string_set_items.c.run_id.in_(batch), projected(t.string_set_items)
                 )
-            ):
+            ).all():
                 field = out[row.run_id].get(row.path)
                 if field is None or field.type != ft.STRING_SET:
                     field = out[row.run_id][row.path] = FieldValue(row.path, ft.STRING_SET, set())
@@ -921,7 +918,7 @@ class SqlStore(Store):
                 select(t.series).where(
                     t.series.c.run_id.in_(batch), t.series.c.point_count > 0, projected(t.series)
                 )
-            ):
+            ).all():
                 # (point_count 0: a fork's hidden inheritance; a fork's read-through is added later)
                 out[row.run_id][row.path] = FieldValue(row.path, row.type, self._summary(row))
         return out
@@ -1138,7 +1135,8 @@ class SqlStore(Store):
                 table.append(run_fields)
             return RunsPage(table, next_cursor)
 
-        return self._read(work)
+        with cyclic_gc_paused():  # a page's or a table's cells: many objects, no cycles
+            return self._read(work)
 
     def query_runs_columns(
         self,
@@ -1207,7 +1205,8 @@ class SqlStore(Store):
                         )
             return RunsColumns.of(len(rows), builders, next_cursor)
 
-        return self._read(work)
+        with cyclic_gc_paused():  # a page's or a table's cells: many objects, no cycles
+            return self._read(work)
 
     def series_many(
         self,
