@@ -311,3 +311,34 @@ def test_postgresql_finds_a_namespace_s_paths_through_an_index(postgres_db_url: 
                 assert f"{table}_path_bytewise" in plan, plan
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("index", "condition"),
+    [
+        ("fields_path", "FROM fields WHERE path = 'p' AND float_value > 0.5 AND type = 'float'"),
+        ("fields_path_int", "FROM fields WHERE path = 'i' AND int_value >= 2 AND type = 'int'"),
+        ("series_path_last", "FROM series WHERE path = 'm' AND last_float > 0.5 AND type = 'floatSeries'"),
+        ("series_path_min", "FROM series WHERE path = 'm' AND min_value < 0.5 AND type = 'floatSeries'"),
+        ("series_path_max", "FROM series WHERE path = 'm' AND max_value < 0.5 AND type = 'floatSeries'"),
+    ],
+)
+def test_postgresql_reads_a_condition_s_runs_from_the_index_alone(
+    postgres_db_url: str, tmp_path: Path, index: str, condition: str
+) -> None:
+    """The runs a value condition selects (what the query compiler's sets read) come from the
+    `(path, value)` index without visiting the table: revision 0007 puts the run and the type in it."""
+    store = SqlStore(postgres_db_url, LocalBlobStore(tmp_path / "blobs"))
+    try:
+        for number in range(200):
+            run = new_run(store, name=f"r{number}")
+            ingest(store, run, [atom("p", number / 200), atom("i", number), floats("m", [0, 1], [number, 0.5])])
+        engine = store._read_engine
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")  # what autovacuum does: marks pages all-visible
+            for setting in ("enable_seqscan", "enable_bitmapscan"):
+                conn.exec_driver_sql(f"SET {setting} = off")
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN SELECT run_id {condition}"))
+        assert f"Index Only Scan using {index} " in plan, plan
+    finally:
+        store.close()

@@ -20,6 +20,7 @@ from store_conformance import PROJECT, atom, floats, ingest, new_run, strings
 
 from despina.client import field_types as ft
 from despina.exceptions import QueryError
+from despina.store.sql import store as store_module
 from despina.store.sql.store import SqlStore
 
 
@@ -327,7 +328,9 @@ def test_a_query_selects_the_runs_its_predicate_holds_for(
 # -- plans ----------------------------------------------------------------------------------------------
 
 
-def test_reading_one_series_never_scans_the_points_table(store: SqlStore) -> None:
+def test_reading_one_series_never_scans_the_points_table(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run = new_run(store)
     ingest(store, run, [floats("loss", np.arange(25_000.0), np.linspace(1, 0, 25_000))])
     other = new_run(store)
@@ -338,6 +341,16 @@ def test_reading_one_series_never_scans_the_points_table(store: SqlStore) -> Non
         if "series_chunks" in statement and not statement.startswith("EXPLAIN"):
             statements.append((statement, parameters))
 
+    # On PostgreSQL chunks are read through psycopg's binary cursor, past SQLAlchemy's events.
+    read_chunks = store_module._chunk_rows
+
+    def recorded_chunk_rows(conn: Any, statement: Any) -> Any:
+        if conn.dialect.name == "postgresql":
+            compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+            statements.append((str(compiled), compiled.params))
+        return read_chunks(conn, statement)
+
+    monkeypatch.setattr(store_module, "_chunk_rows", recorded_chunk_rows)
     event.listen(store.read_engine, "before_cursor_execute", record)
     try:
         assert len(store.series(PROJECT, run.id, "loss").steps) == 25_000

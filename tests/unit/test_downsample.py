@@ -105,6 +105,32 @@ def test_buckets_agree_with_numbering_every_point(
     assert got == reference_buckets(steps, values, buckets)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    count=st.integers(2, 400),
+    raw=st.lists(
+        st.sampled_from([0.0, 1.0, -1.0, 2.5, math.nan, math.inf, -math.inf]), min_size=400, max_size=400
+    ),
+    buckets=st.integers(1, 60),
+    stride=st.sampled_from([1.0, 0.5, 3.0]),
+)
+def test_evenly_spaced_steps_agree_with_numbering_every_point(
+    count: int, raw: list[float], buckets: int, stride: float
+) -> None:
+    """Evenly spaced steps, the usual series: buckets of equal length (all but the last), read as
+    rows of the values themselves, still agree with numbering the points one by one."""
+    steps = stride * np.arange(count, dtype=np.float64)
+    values = np.array(raw[:count])
+    result = bucketize(series(values, steps), buckets)
+    if count <= buckets:
+        assert result.exact
+        return
+    got = list(
+        zip(result.count, result.first_step, result.last_step, result.min_step, result.max_step, strict=True)
+    )
+    assert got == reference_buckets(steps, values, buckets)
+
+
 @pytest.mark.parametrize("repeats", [1, 10])
 def test_a_point_on_a_rounded_bucket_edge_goes_where_its_bucket_number_says(repeats: int) -> None:
     """0.1 + 6 x (1/3 / 13) rounds to 0.25384615384615383, which the bucket number puts in bucket 5

@@ -79,8 +79,11 @@ fields = Table(
     # The blob holding the rest of the value: an artifact's file list (its set hash is text_value).
     Column("blob_sha256", String(64)),
 )
-Index("fields_path", fields.c.path, fields.c.float_value)
-Index("fields_path_int", fields.c.path, fields.c.int_value)  # ints, bools, datetimes (revision 0003)
+# By value, for filters and sorts. On PostgreSQL they carry the run and the type (revision 0007), so
+# a condition's set of runs is an index-only scan; SQLite has no INCLUDE and ignores the option.
+_COVERED = {"postgresql_include": ["run_id", "type"]}
+Index("fields_path", fields.c.path, fields.c.float_value, **_COVERED)
+Index("fields_path_int", fields.c.path, fields.c.int_value, **_COVERED)  # ints, bools, datetimes (r0003)
 
 string_set_items = Table(
     "string_set_items",
@@ -112,9 +115,9 @@ series = Table(
     UniqueConstraint("run_id", "path"),
 )
 # Filters and sorts on a series' aggregates (revision 0003).
-Index("series_path_last", series.c.path, series.c.last_float)
-Index("series_path_min", series.c.path, series.c.min_value)
-Index("series_path_max", series.c.path, series.c.max_value)
+Index("series_path_last", series.c.path, series.c.last_float, **_COVERED)
+Index("series_path_min", series.c.path, series.c.min_value, **_COVERED)
+Index("series_path_max", series.c.path, series.c.max_value, **_COVERED)
 
 # On PostgreSQL only, made by revision 0006 and not described here: `(path COLLATE "C")` on fields,
 # series and string_set_items, for the bytewise path ranges that find a namespace's paths (SQLite
