@@ -81,9 +81,11 @@ fields = Table(
 )
 # By value, for filters and sorts. On PostgreSQL they carry the run and the type (revision 0007), so
 # a condition's set of runs is an index-only scan; SQLite has no INCLUDE and ignores the option.
-_COVERED = {"postgresql_include": ["run_id", "type"]}
-Index("fields_path", fields.c.path, fields.c.float_value, **_COVERED)
-Index("fields_path_int", fields.c.path, fields.c.int_value, **_COVERED)  # ints, bools, datetimes (r0003)
+_COVERED = ["run_id", "type"]
+Index("fields_path", fields.c.path, fields.c.float_value, postgresql_include=_COVERED)
+Index(
+    "fields_path_int", fields.c.path, fields.c.int_value, postgresql_include=_COVERED
+)  # ints, bools, datetimes (r0003)
 
 string_set_items = Table(
     "string_set_items",
@@ -115,9 +117,9 @@ series = Table(
     UniqueConstraint("run_id", "path"),
 )
 # Filters and sorts on a series' aggregates (revision 0003).
-Index("series_path_last", series.c.path, series.c.last_float, **_COVERED)
-Index("series_path_min", series.c.path, series.c.min_value, **_COVERED)
-Index("series_path_max", series.c.path, series.c.max_value, **_COVERED)
+Index("series_path_last", series.c.path, series.c.last_float, postgresql_include=_COVERED)
+Index("series_path_min", series.c.path, series.c.min_value, postgresql_include=_COVERED)
+Index("series_path_max", series.c.path, series.c.max_value, postgresql_include=_COVERED)
 
 # On PostgreSQL only, made by revision 0006 and not described here: `(path COLLATE "C")` on fields,
 # series and string_set_items, for the bytewise path ranges that find a namespace's paths (SQLite
