@@ -332,7 +332,8 @@ def test_postgresql_reads_a_condition_s_runs_from_the_index_alone(
     try:
         for number in range(200):
             run = new_run(store, name=f"r{number}")
-            ingest(store, run, [atom("p", number / 200), atom("i", number), floats("m", [0, 1], [number, 0.5])])
+            values = [atom("p", number / 200), atom("i", number), floats("m", [0, 1], [number, 0.5])]
+            ingest(store, run, values)
         engine = store._read_engine
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")  # what autovacuum does: marks pages all-visible

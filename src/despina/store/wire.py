@@ -23,16 +23,22 @@ from despina.client.operations import ArtifactRef, FileRef
 from despina.store.base import FieldValue, RunInfo, SeriesSummary
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_SUMMARY_FIELDS = tuple(f.name for f in fields(SeriesSummary))
 
 
 def encode_value(value: Any) -> Any:
     """A JSON-ready form of a store value (see the module docstring)."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value):
+    kind = type(value)
+    if kind is float:  # the usual cell first: a table page encodes tens of thousands
+        if value - value == 0:  # finite (NaN and infinities give NaN)
             return value
         return {"$float": "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return encode_value(float(value))
     if isinstance(value, datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, FileRef):
@@ -43,7 +49,7 @@ def encode_value(value: Any) -> Any:
         return {"$field": {"path": value.path, "type": value.type, "value": encode_value(value.value)}}
     if isinstance(value, SeriesSummary):
         # Not asdict(): it would turn a last value that is a FileRef into a plain dict.
-        return {"$series": {f.name: encode_value(getattr(value, f.name)) for f in fields(value)}}
+        return {"$series": {name: encode_value(getattr(value, name)) for name in _SUMMARY_FIELDS}}
     if isinstance(value, (set, frozenset)):
         return {"$set": sorted(encode_value(v) for v in value)}
     if isinstance(value, (list, tuple)):

@@ -3,13 +3,14 @@ projects page, each project's run count and last activity. Set-based SQL over th
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy import func, literal, select, union
+from sqlalchemy import func, select, union
 
+from despina.client import field_types as ft
 from despina.server.auth.dependencies import ProjectAccess, project_access
 from despina.server.auth.principal import Role
 from despina.server.state import ServerState, server_state
@@ -45,29 +46,52 @@ class ProjectActivity(BaseModel):
 
 
 def _paths(state: ServerState, project: str, prefix: str | None, limit: int) -> list[FieldPath]:
+    """Each (path, type) of the project's runs and how many runs have it.
+
+    A run has a path at most once per table (their keys are (run, path)), so each table counts its
+    rows by group; only a string set is in two tables (a marker row in `fields`, members in
+    `string_set_items`; a run's tags have members only), and its runs are counted over both for
+    those few paths. A union of every (path, type, run) deduplicated a million rows first: 1.9 s for
+    10,000 runs x 100 fields (4 s beside a page's other requests), where these groups take 0.6 s."""
     run_ids = (
         select(t.runs.c.id)
         .join(t.projects, t.projects.c.id == t.runs.c.project_id)
         .where(t.projects.c.name == project)
         .scalar_subquery()
     )
-    sources = [
-        select(t.fields.c.path, t.fields.c.type, t.fields.c.run_id).where(t.fields.c.run_id.in_(run_ids)),
-        select(t.series.c.path, t.series.c.type, t.series.c.run_id).where(t.series.c.run_id.in_(run_ids)),
-        select(t.string_set_items.c.path, literal("stringSet"), t.string_set_items.c.run_id).where(
-            t.string_set_items.c.run_id.in_(run_ids)
-        ),
-    ]
-    every = union(*sources).subquery()
-    query = select(every.c.path, every.c.type, func.count(func.distinct(every.c[2]))).group_by(
-        every.c.path, every.c.type
-    )
-    if prefix:
-        query = query.where(every.c.path.startswith(prefix, autoescape=True))
+
+    def grouped(table: Any) -> Any:
+        query = (
+            select(table.c.path, table.c.type, func.count())
+            .where(table.c.run_id.in_(run_ids))
+            .group_by(table.c.path, table.c.type)
+        )
+        return query.where(table.c.path.startswith(prefix, autoescape=True)) if prefix else query
+
+    counts: dict[tuple[str, str], int] = {}
     with state.store.read_engine.begin() as conn:
-        rows = conn.execute(query.order_by(every.c.path).limit(limit)).all()
+        for table in (t.fields, t.series):
+            counts.update(((path, type_), int(n)) for path, type_, n in conn.execute(grouped(table)))
+        member_paths = select(t.string_set_items.c.path).where(t.string_set_items.c.run_id.in_(run_ids))
+        if prefix:
+            member_paths = member_paths.where(t.string_set_items.c.path.startswith(prefix, autoescape=True))
+        set_paths = {path for path, type_ in counts if type_ == ft.STRING_SET}
+        set_paths.update(conn.execute(member_paths.distinct()).scalars())
+        if set_paths:
+            holders = union(
+                select(t.fields.c.path, t.fields.c.run_id).where(
+                    t.fields.c.path.in_(set_paths),
+                    t.fields.c.type == ft.STRING_SET,
+                    t.fields.c.run_id.in_(run_ids),
+                ),
+                select(t.string_set_items.c.path, t.string_set_items.c.run_id).where(
+                    t.string_set_items.c.path.in_(set_paths), t.string_set_items.c.run_id.in_(run_ids)
+                ),
+            ).subquery()
+            sets = select(holders.c.path, func.count()).group_by(holders.c.path)
+            counts.update(((path, ft.STRING_SET), int(n)) for path, n in conn.execute(sets))
         total = conn.execute(select(func.count()).select_from(run_ids.element.subquery())).scalar() or 0
-    found = [FieldPath(path=row[0], type=row[1], runs=int(row[2])) for row in rows]
+    found = [FieldPath(path=path, type=type_, runs=n) for (path, type_), n in sorted(counts.items())][:limit]
     record = [
         FieldPath(path=path, type=type_, runs=int(total))
         for path, type_ in RECORD_PATHS

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import msgpack
 import numpy as np
+import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from despina.client.operations import FileRef
@@ -19,6 +19,7 @@ from despina.server.routers.catalog import project_activity
 from despina.server.series_wire import buckets_body
 from despina.server.state import ServerState, server_state
 from despina.store.base import RunCreate
+from despina.store.gc_pause import cyclic_gc_paused
 from despina.store.series_table import ARROW_STREAM, SeriesTable
 from despina.store.wire import encode_fields, encode_run_info, encode_table_row, encode_value
 
@@ -241,23 +242,27 @@ async def query_runs(
             raise HTTPException(422, str(exc)) from exc
         return Response(await run_in_threadpool(columns_read.to_arrow), media_type=ARROW_STREAM)
 
-    def read_page() -> JSONResponse:
-        page = state.store.query_runs(
-            access.project,
-            query=query,
-            columns=columns,
-            sort_by=sort_by,
-            ascending=ascending,
-            limit=limit,
-            cursor=cursor,
-            owner=owner,
-            tags=tags,
-            state=run_state,
-        )
-        # The wire encoding is JSON already: rendered here, in the worker thread, the page skips
-        # FastAPI's generic encoder, which took 40% of a 100-row page of 36 columns.
-        body = {"rows": [encode_table_row(row) for row in page.rows], "next_cursor": page.next_cursor}
-        return JSONResponse(body)
+    def read_page() -> Response:
+        # A page of 2,000 rows (what the web UI reads after its first 100) makes some 200,000 small
+        # objects, none in a cycle: the collector is paused while they are made (see gc_pause).
+        with cyclic_gc_paused():
+            page = state.store.query_runs(
+                access.project,
+                query=query,
+                columns=columns,
+                sort_by=sort_by,
+                ascending=ascending,
+                limit=limit,
+                cursor=cursor,
+                owner=owner,
+                tags=tags,
+                state=run_state,
+            )
+            # The wire encoding is JSON already: rendered here, in the worker thread, the page skips
+            # FastAPI's generic encoder (40% of a 100-row page of 36 columns), and orjson writes it
+            # (the standard library's encoder took 140 ms of a 2,000-row page, orjson 15 ms).
+            body = {"rows": [encode_table_row(row) for row in page.rows], "next_cursor": page.next_cursor}
+            return Response(orjson.dumps(body), media_type="application/json")
 
     try:
         return await run_in_threadpool(read_page)
