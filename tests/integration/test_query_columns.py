@@ -179,3 +179,15 @@ def test_the_table_travels_as_arrow_and_json_stays_for_the_ui(
     monkeypatch.setenv("DESPINA_HOME", str(tmp_path / "client-home"))
     remote = despina.init_project(PROJECT).fetch_runs_table(sort_by="val/loss").to_pandas()
     pd.testing.assert_frame_equal(remote, row_frame(served.state.store, sort_by="val/loss"))
+
+
+def test_hundreds_of_columns_asked_for_still_find_namespaces(store: SqlStore) -> None:
+    """Whether each column is a namespace is probed in a few statements, whatever the count (SQLite
+    allows at most 2,000 result columns in one): a namespace among 700 absent columns is expanded."""
+    fill(store)
+    absent = [f"absent/{number}" for number in range(350)]
+    asked = ["sys/id", *absent, "val", *(f"gone{n}" for n in range(350))]
+    columns = store.query_runs_columns(PROJECT, columns=asked)
+    assert set(columns.columns) == {"sys/id", "val/loss"}
+    rows = store.query_runs(PROJECT, columns=asked).rows
+    assert all(set(row) <= {"sys/id", "val/loss"} for row in rows) and any("val/loss" in row for row in rows)

@@ -41,6 +41,11 @@ SQLITE_SERIES_COLUMNS = (
     f" NULLIF(type, '{ft.FLOAT_SERIES}')"
 )
 
+# The tables cells come from (the order `_namespaces` probes them in), and the most namespace probes
+# in one statement (a result column each).
+CELL_TABLES = ("fields", "string_set_items", "series")
+MAX_PROBES = 1_000
+
 # A fork's inherited series it has not written to yet (no points of its own) are hidden.
 SHOWN_SERIES = " AND point_count > 0"
 
@@ -57,6 +62,7 @@ class CellReader:
         self.wanted = None if columns is None else list(dict.fromkeys(columns))
         self._mark = "?" if sqlite else "%s"
         self._cursor: Any = conn.connection.cursor()
+        self._probed: dict[str, tuple[bool, ...]] | None = None  # see _namespaces
 
     # -- SQL helpers ------------------------------------------------------------------------------
 
@@ -101,19 +107,39 @@ class CellReader:
         found: list[str] = list(self.wanted)
         if not found:
             return found
-        path = "path" if self._sqlite else 'path COLLATE "C"'
-        m = self._mark
-        # "0" follows "/": the paths between "c/" and "c0" are exactly those under "c/" (bytewise).
-        # Which columns are namespaces here at all: an index probe each, in one statement.
-        under = f"{path} > {m} AND {path} < {m}"
-        probes = ", ".join(f"EXISTS (SELECT 1 FROM {table} WHERE {under})" for _ in found)
-        bounds = [bound for namespace in found for bound in (namespace + "/", namespace + "0")]
-        (hits,) = self._query(f"SELECT {probes}", bounds)
-        for namespace, hit in zip(list(found), hits, strict=True):
+        under = self._under()
+        for namespace, hit in zip(list(found), self._namespaces()[table], strict=True):
             if hit:
                 sql = f"SELECT DISTINCT path FROM {table} WHERE {under} AND {runs}{extra}"
                 found.extend(row[0] for row in self._query(sql, [namespace + "/", namespace + "0", *params]))
         return list(dict.fromkeys(found))
+
+    def _under(self) -> str:
+        """A path in the range under a namespace: "0" follows "/", so the paths between "c/" and "c0"
+        are exactly those under "c/" (compared bytewise)."""
+        path = "path" if self._sqlite else 'path COLLATE "C"'
+        return f"{path} > {self._mark} AND {path} < {self._mark}"
+
+    def _namespaces(self) -> dict[str, tuple[bool, ...]]:
+        """Per table, which of the columns asked for are namespaces there at all: an index probe
+        each, for the three tables in one statement (a round trip each cost PostgreSQL 2-3 ms), or a
+        few for many columns (SQLite allows at most 2,000 result columns)."""
+        if self._probed is None:
+            under, wanted = self._under(), self.wanted or []
+            probes = [(table, namespace) for table in CELL_TABLES for namespace in wanted]
+            hits: list[bool] = []
+            for start in range(0, len(probes), MAX_PROBES):
+                batch = probes[start : start + MAX_PROBES]
+                sql = ", ".join(f"EXISTS (SELECT 1 FROM {table} WHERE {under})" for table, _ in batch)
+                bounds = [bound for _, namespace in batch for bound in (namespace + "/", namespace + "0")]
+                (row,) = self._query(f"SELECT {sql}", bounds)
+                hits.extend(bool(hit) for hit in row)
+            count = len(wanted)
+            self._probed = {
+                table: tuple(hits[number * count : (number + 1) * count])
+                for number, table in enumerate(CELL_TABLES)
+            }
+        return self._probed
 
     # -- tables -----------------------------------------------------------------------------------
 
