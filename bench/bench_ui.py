@@ -8,7 +8,8 @@ Figures (median of `--repeat` timings after one warm-up; each timing is a fresh 
   then a scroll through 2,000 rows at one step per frame, with the frames that took longer than
   25 ms counted as dropped;
 - compare page: 100 runs (`--compare-runs`) x 3 series x 100,000 points (`--points`) from navigation
-  until every chart has drawn all its runs (downsampled to 1,000 buckets each);
+  to the first frame in which every chart has drawn all its runs (downsampled to 1,000 buckets
+  each; timed in the page, as first rows are);
 - live: a point appended by a running script (the client over HTTP) until it is in the open chart.
 
     .venv/bin/python bench/bench_ui.py
@@ -131,16 +132,34 @@ def table_scroll(browser: Any, url: str) -> tuple[int, int, float]:
     return result[0], result[1], script_bytes / 1000
 
 
+# Marks, in the page's own clock, the first frame in which every compare chart has drawn: its title
+# no longer counts runs still loading, its canvas is there and it holds points (as MARK_FIRST_ROWS
+# marks first rows: Playwright's waits poll at up to half-second intervals).
+MARK_COMPARE_DRAWN = """
+new MutationObserver((_, observer) => {
+  const charts = [...document.querySelectorAll('[data-testid^="compare-chart-"]')];
+  if (charts.length < %d) return;
+  const drawn = charts.every((chart) =>
+    !chart.querySelector('.chart-title')?.textContent?.includes('loading') &&
+    chart.querySelector('canvas') && Number(chart.getAttribute('data-points')) > 0);
+  if (!drawn) return;
+  observer.disconnect();
+  requestAnimationFrame(() => setTimeout(() => { window.__compareDrawn = performance.now(); }, 0));
+}).observe(document, { childList: true, subtree: true, characterData: true, attributes: true });
+"""
+
+
 def compare_drawn(browser: Any, url: str, run_ids: list[str], points: int) -> float:
+    """Seconds from navigation start to the first frame with every chart drawn (the page's clock)."""
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
-    started = time.perf_counter()
+    page.add_init_script(MARK_COMPARE_DRAWN % len(SERIES))
     page.goto(f"{url}/p/{COMPARE_PROJECT}/compare?runs={','.join(run_ids)}&series={','.join(SERIES)}")
     for path in SERIES:
         chart = page.get_by_test_id(f"compare-chart-{path}")
-        # Drawn: the title no longer counts runs still loading, and every run has points on the canvas.
         chart.locator(".chart-title").filter(has_not_text="loading").wait_for(timeout=120_000)
         chart.locator("canvas").wait_for()
-    elapsed = time.perf_counter() - started
+    page.wait_for_function("() => window.__compareDrawn !== undefined", timeout=10_000)
+    elapsed: float = page.evaluate("() => window.__compareDrawn") / 1000
     drawn = sum(
         int(page.get_by_test_id(f"compare-chart-{p}").get_attribute("data-points") or 0) for p in SERIES
     )
