@@ -8,7 +8,8 @@ import pytest
 from store_conformance import PROJECT, floats, ingest, new_run, strings
 
 from despina.exceptions import FieldTypeError, RunNotFoundError
-from despina.store.base import SeriesBuckets
+from despina.store.base import SeriesBuckets, SeriesData
+from despina.store.downsample import bucketize
 from despina.store.sql.store import SqlStore
 
 
@@ -91,3 +92,39 @@ def test_buckets_carry_their_points_times_when_asked(store: SqlStore) -> None:
         for point in ("first", "last", "min", "max"):
             expected = [time_of[step] for step in getattr(result, f"{point}_step").tolist()]
             assert getattr(result, f"{point}_time").tolist() == expected, point
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        # (first step, stride, points) per batch: one chunk each.
+        [(0.0, 1.0, 3_000), (3_000.0, 1.0, 3_000)],  # one run of steps over two chunks
+        [(0.5, 0.5, 2_000), (5_000.0, 0.5, 2_000), (7_000.0, 3.0, 1_000)],  # a gap, a new stride
+        [(0.0, 1.0, 2_000), (2_000.0, 1.0, 1)],  # a one-point chunk
+    ],
+)
+@pytest.mark.parametrize("timestamps", [False, True])
+def test_evenly_spaced_chunks_bucket_as_their_points_do(
+    store: SqlStore, pieces: list[tuple[float, float, int]], timestamps: bool
+) -> None:
+    """Evenly spaced chunks are bucketed from their (first, stride) without building their steps:
+    the buckets are bit for bit those of every point read back and bucketed in memory."""
+    run = new_run(store)
+    rng = np.random.default_rng(5)
+    for first, stride, count in pieces:
+        values = rng.normal(size=count)
+        values[rng.integers(0, count, 5)] = np.nan
+        ingest(store, run, [floats("loss", first + stride * np.arange(count, dtype=np.float64), values)])
+    points = store.series(PROJECT, run.id, "loss")
+    if not timestamps:
+        points = SeriesData(points.steps, np.empty(0), points.values)
+    expected = bucketize(points, 700)
+    for result in (
+        store.series_buckets(PROJECT, run.id, "loss", buckets=700, timestamps=timestamps),
+        store.series_buckets_many(PROJECT, [(run.id, "loss")], buckets=700, timestamps=timestamps)[0],
+    ):
+        assert isinstance(result, SeriesBuckets) and not result.exact
+        assert same(result, expected)
+        if timestamps:
+            for name in ("first_time", "last_time", "min_time", "max_time"):
+                assert np.array_equal(getattr(result, name), getattr(expected, name)), name

@@ -8,6 +8,8 @@ for where each bucket starts, then the buckets as rows of a matrix for the extre
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import numpy.typing as npt
 
@@ -21,6 +23,44 @@ IntArray = npt.NDArray[np.int64]
 _EDGE_FIXES = 4
 
 
+class Steps(Protocol):
+    """Steps in increasing order, read by position: an array of them (`ArraySteps`), or a run of
+    evenly spaced chunks (`despina.store.even_steps.EvenSteps`) that never builds one."""
+
+    def __len__(self) -> int: ...
+
+    def at(self, positions: IntArray) -> FloatArray:
+        """The steps at `positions`."""
+        ...
+
+    def search(self, targets: FloatArray) -> IntArray:
+        """Per target, the first position whose step is at least it."""
+        ...
+
+    def array(self) -> FloatArray:
+        """Every step."""
+        ...
+
+
+class ArraySteps:
+    """Steps held as an array."""
+
+    def __init__(self, steps: FloatArray) -> None:
+        self._steps = steps
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def at(self, positions: IntArray) -> FloatArray:
+        return self._steps[positions]
+
+    def search(self, targets: FloatArray) -> IntArray:
+        return np.searchsorted(self._steps, targets, side="left").astype(np.int64)
+
+    def array(self) -> FloatArray:
+        return self._steps
+
+
 def bucketize(
     data: SeriesData, buckets: int, low: float | None = None, high: float | None = None
 ) -> SeriesBuckets:
@@ -28,32 +68,50 @@ def bucketize(
     of equal width over [low, high] (default: the first and last step). Exact when there are no more
     points than buckets. Buckets carry times when `data` has a timestamp per point (an empty
     timestamps array: none)."""
+    if buckets >= 1 and len(data.steps) <= buckets:
+        return SeriesBuckets(exact=True, points=data)
+    steps = np.asarray(data.steps, dtype=np.float64)
+    return bucketize_steps(ArraySteps(steps), data.values, data.timestamps, buckets, low, high)
+
+
+def bucketize_steps(
+    steps: Steps,
+    values: FloatArray,
+    timestamps: FloatArray,
+    buckets: int,
+    low: float | None = None,
+    high: float | None = None,
+) -> SeriesBuckets:
+    """As `bucketize`, with the steps read through `steps` (which may never hold them all)."""
     if buckets < 1:
         raise ValueError(f"buckets must be at least 1, not {buckets}")
-    steps = np.asarray(data.steps, dtype=np.float64)
-    values = np.asarray(data.values, dtype=np.float64)
-    if len(steps) <= buckets:
-        return SeriesBuckets(exact=True, points=data)
-    start = float(steps[0]) if low is None else float(low)
-    stop = float(steps[-1]) if high is None else float(high)
+    values = np.asarray(values, dtype=np.float64)
+    count = len(steps)
+    if count <= buckets:
+        return SeriesBuckets(exact=True, points=SeriesData(steps.array(), timestamps, values))
+    ends_of_line = steps.at(np.array([0, count - 1], dtype=np.int64))
+    start = float(ends_of_line[0]) if low is None else float(low)
+    stop = float(ends_of_line[1]) if high is None else float(high)
     width = (stop - start) / buckets
     starts = _bucket_starts(steps, start, width, buckets)
-    ends = np.append(starts[1:], len(steps))
+    ends = np.append(starts[1:], count)
     min_at, max_at = _extreme_positions(values, starts, ends)
+    reported = steps.at(np.concatenate((starts, ends - 1, min_at, max_at)))
+    first_step, last_step, min_step, max_step = np.split(reported, 4)
     result = SeriesBuckets(
         exact=False,
         count=(ends - starts).astype(np.int64),
-        first_step=steps[starts],
+        first_step=first_step,
         first_value=values[starts],
-        last_step=steps[ends - 1],
+        last_step=last_step,
         last_value=values[ends - 1],
-        min_step=steps[min_at],
+        min_step=min_step,
         min_value=values[min_at],
-        max_step=steps[max_at],
+        max_step=max_step,
         max_value=values[max_at],
     )
-    if len(data.timestamps) == len(steps):  # asked for: the reader decoded them
-        stamps = np.asarray(data.timestamps, dtype=np.float64)
+    if len(timestamps) == count:  # asked for: the reader decoded them
+        stamps = np.asarray(timestamps, dtype=np.float64)
         result.first_time, result.last_time = stamps[starts], stamps[ends - 1]
         result.min_time, result.max_time = stamps[min_at], stamps[max_at]
     return result
@@ -64,7 +122,7 @@ def _bucket_of(steps: FloatArray, start: float, width: float, buckets: int) -> I
     return np.minimum(((steps - start) / width).astype(np.int64), buckets - 1)
 
 
-def _bucket_starts(steps: FloatArray, start: float, width: float, buckets: int) -> IntArray:
+def _bucket_starts(steps: Steps, start: float, width: float, buckets: int) -> IntArray:
     """Where each non-empty bucket's points start, in step order.
 
     A binary search per bucket edge instead of a bucket number per point: a chart's thousand buckets
@@ -74,18 +132,18 @@ def _bucket_starts(steps: FloatArray, start: float, width: float, buckets: int) 
     if not width > 0:  # every point at one step
         return np.zeros(1, dtype=np.int64)
     numbers = np.arange(1, buckets, dtype=np.int64)
-    edges = np.searchsorted(steps, start + numbers * width, side="left").astype(np.int64)
+    edges = steps.search((start + numbers * width).astype(np.float64))
     for _ in range(_EDGE_FIXES):
         late = edges < count
-        late[late] = _bucket_of(steps[edges[late]], start, width, buckets) < numbers[late]
+        late[late] = _bucket_of(steps.at(edges[late]), start, width, buckets) < numbers[late]
         early = edges > 0
-        early[early] = _bucket_of(steps[edges[early] - 1], start, width, buckets) >= numbers[early]
+        early[early] = _bucket_of(steps.at(edges[early] - 1), start, width, buckets) >= numbers[early]
         if not (late.any() or early.any()):
             break
         edges += late
         edges -= early
     else:  # many equal steps at an edge: number every point instead
-        index = _bucket_of(steps, start, width, buckets)
+        index = _bucket_of(steps.array(), start, width, buckets)
         return np.flatnonzero(np.diff(index, prepend=np.int64(-1))).astype(np.int64)
     bounds = np.concatenate(([0], edges, [count]))
     return bounds[:-1][bounds[:-1] < bounds[1:]]

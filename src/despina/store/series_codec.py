@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 import numpy as np
@@ -27,6 +27,18 @@ _LEN = struct.Struct("<I")
 FloatArray = npt.NDArray[np.float64]
 
 
+class EvenStride(NamedTuple):
+    """A chunk's steps as stored when evenly spaced: `first + stride * i` for i below `size`."""
+
+    first: float
+    stride: float
+    size: int
+
+    def steps(self) -> FloatArray:
+        """Every step, exactly as a chunk decodes them."""
+        return self.first + self.stride * np.arange(self.size, dtype=np.float64)
+
+
 def _encode_steps(steps: FloatArray) -> bytes:
     if len(steps) >= 1:
         stride = float(steps[1] - steps[0]) if len(steps) > 1 else 1.0
@@ -39,7 +51,7 @@ def _encode_steps(steps: FloatArray) -> bytes:
 def _decode_steps(data: bytes, offset: int, count: int) -> tuple[FloatArray, int]:
     if data[offset] == 0:
         _, first, stride = _EVEN_STEPS.unpack_from(data, offset)
-        return first + stride * np.arange(count, dtype=np.float64), offset + _EVEN_STEPS.size
+        return EvenStride(first, stride, count).steps(), offset + _EVEN_STEPS.size
     (size,) = _LEN.unpack_from(data, offset + 1)
     start = offset + 1 + _LEN.size
     raw = zlib.decompress(data[start : start + size])
@@ -99,15 +111,27 @@ def decode_chunk(data: bytes) -> tuple[FloatArray, FloatArray, Any]:
     raise ValueError(f"unknown series chunk format {fmt}")
 
 
-def decode_steps_values(data: bytes) -> tuple[FloatArray, Any]:
-    """(steps, values) of a chunk without decoding its timestamps (downsampling needs none). The
-    values are a read-only view of `data`: downsampling joins chunks into a new array anyway, and a
-    copy here cost a pass over every point of a compare page."""
+def decode_chunk_for_buckets(
+    data: bytes, timestamps: bool
+) -> tuple[FloatArray | EvenStride, FloatArray, Any]:
+    """(steps, timestamps, values) of a chunk for downsampling: evenly spaced steps as their
+    EvenStride, not one float per point; timestamps only when asked for (else empty). The values are
+    a read-only view of `data`: downsampling joins chunks into a new array anyway, and a copy here
+    cost a pass over every point of a compare page."""
     fmt, count = _HEAD.unpack_from(data, 0)
     if fmt != _FLOAT_FORMAT:
-        steps, _, values = decode_chunk(data)
-        return steps, values
-    steps, offset = _decode_steps(data, _HEAD.size, count)
-    (size,) = _LEN.unpack_from(data, offset)
-    offset += _LEN.size + size
-    return steps, np.frombuffer(data, dtype="<f8", count=count, offset=offset)
+        all_steps, times, values = decode_chunk(data)
+        return all_steps, times if timestamps else np.empty(0), values
+    offset = _HEAD.size
+    steps: FloatArray | EvenStride
+    if data[offset] == 0:
+        _, first, stride = _EVEN_STEPS.unpack_from(data, offset)
+        steps, offset = EvenStride(first, stride, count), offset + _EVEN_STEPS.size
+    else:
+        steps, offset = _decode_steps(data, offset, count)
+    if timestamps:
+        times, offset = _decode_timestamps(data, offset)
+    else:
+        (size,) = _LEN.unpack_from(data, offset)
+        times, offset = np.empty(0), offset + _LEN.size + size
+    return steps, times, np.frombuffer(data, dtype="<f8", count=count, offset=offset)

@@ -5,7 +5,7 @@ import { appendPoints, bucketsToLine, decodeBuckets, smooth } from "./series";
 const bytes = (values: number[]) => new Uint8Array(new Float64Array(values).buffer);
 
 describe("series for charts", () => {
-  it("keeps every bucket's extremes in step order", () => {
+  it("draws each bucket as its extremes in step order", () => {
     const line = bucketsToLine({
       first_step: new Float64Array([0, 10]),
       first_value: new Float64Array([1, 5]),
@@ -16,9 +16,36 @@ describe("series for charts", () => {
       last_step: new Float64Array([9, 19]),
       last_value: new Float64Array([2, 8]),
     });
-    expect(Array.from(line.x)).toEqual([0, 2, 3, 9, 10, 19]);
-    expect(Array.from(line.y)).toEqual([1, 9, -7, 2, 5, 8]);
+    // Bucket 0: max (step 2) before min (step 3); bucket 1: min, then max. The first and last
+    // points lie between the extremes, so they add no vertex.
+    expect(Array.from(line.x)).toEqual([2, 3, 10, 19]);
+    expect(Array.from(line.y)).toEqual([9, -7, 5, 8]);
     expect(line.t).toBeNull();
+  });
+
+  it("keeps a first or last point that is not a number, so a gap stays a gap", () => {
+    const line = bucketsToLine({
+      first_step: new Float64Array([0, 10]),
+      first_value: new Float64Array([NaN, 5]),
+      min_step: new Float64Array([3, 10]),
+      min_value: new Float64Array([-7, 5]),
+      max_step: new Float64Array([2, 12]),
+      max_value: new Float64Array([9, 8]),
+      last_step: new Float64Array([9, 19]),
+      last_value: new Float64Array([2, Infinity]),
+    });
+    expect(Array.from(line.x)).toEqual([0, 2, 3, 10, 12, 19]);
+    expect(Number.isNaN(line.y[0])).toBe(true);
+    expect(line.y[5]).toBe(Infinity);
+  });
+
+  it("draws a one-point bucket once", () => {
+    const one = (v: number) => new Float64Array([v]);
+    const line = bucketsToLine({
+      first_step: one(4), first_value: one(1), min_step: one(4), min_value: one(1),
+      max_step: one(4), max_value: one(1), last_step: one(4), last_value: one(1),
+    });
+    expect(Array.from(line.x)).toEqual([4]);
   });
 
   it("carries each point's time when the buckets have them (a time axis)", () => {
@@ -36,8 +63,8 @@ describe("series for charts", () => {
       last_value: new Float64Array([-7]),
       last_time: new Float64Array([103]),
     });
-    expect(Array.from(line.x)).toEqual([0, 2, 3]);
-    expect(Array.from(line.t ?? [])).toEqual([100, 102, 103]);
+    expect(Array.from(line.x)).toEqual([2, 3]);
+    expect(Array.from(line.t ?? [])).toEqual([102, 103]);
   });
 
   it("decodes the server's msgpack (exact and bucketed)", () => {
@@ -64,7 +91,7 @@ describe("series for charts", () => {
     );
     expect(sampled.exact).toBe(false);
     expect(sampled.total).toBe(1000);
-    expect(sampled.x.length).toBe(8);
+    expect(Array.from(sampled.x)).toEqual([5, 6, 700, 800]);
   });
 
   it("appends only points after the last step", () => {

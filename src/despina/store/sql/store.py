@@ -64,10 +64,11 @@ from despina.store.base import (
 )
 from despina.store.blobs.base import BlobStore
 from despina.store.blobs.local import LocalBlobStore
-from despina.store.downsample import bucketize
+from despina.store.downsample import bucketize, bucketize_steps
+from despina.store.even_steps import EvenSteps
 from despina.store.gc_pause import cyclic_gc_paused
 from despina.store.runs_columns import ColumnBuilder, RunsColumns, cell
-from despina.store.series_codec import decode_chunk, decode_steps_values, encode_chunk
+from despina.store.series_codec import EvenStride, decode_chunk, decode_chunk_for_buckets, encode_chunk
 from despina.store.sql import schema as t
 from despina.store.sql.migrate import MigrateMode, prepare_schema
 from despina.store.sql.runs_cells import SHOWN_SERIES, CellReader, sys_columns
@@ -1489,24 +1490,29 @@ def _chunks_bucketed(
     chunks: Iterable[bytes], buckets: int, low: float | None, high: float | None, timestamps: bool
 ) -> SeriesBuckets | None:
     """A float series' chunks (in order) bucketed over [low, high], with times when `timestamps`;
-    None when the range holds no more points than buckets, which a chart then reads exactly."""
-    steps_parts, time_parts, value_parts = [], [], []
+    None when the range holds no more points than buckets, which a chart then reads exactly. Over
+    the whole series, evenly spaced chunks keep their steps as (first, stride) (EvenSteps): only the
+    steps of the points reported are computed."""
+    steps_parts: list[Any] = []
+    time_parts, value_parts = [], []
     for chunk in chunks:
-        if timestamps:
-            steps, times, values = decode_chunk(chunk)
-        else:
-            (steps, values), times = decode_steps_values(chunk), np.empty(0)
+        steps, times, values = decode_chunk_for_buckets(chunk, timestamps)
         if low is not None or high is not None:
+            steps = steps.steps() if isinstance(steps, EvenStride) else steps
             mask = _step_mask(steps, low, high)
             steps, values = steps[mask], values[mask]
             times = times[mask] if timestamps else times
         steps_parts.append(steps)
         time_parts.append(times)
         value_parts.append(values)
-    if sum(len(part) for part in steps_parts) <= buckets:
+    if sum(part.size if isinstance(part, EvenStride) else len(part) for part in steps_parts) <= buckets:
         return None
-    data = SeriesData(np.concatenate(steps_parts), np.concatenate(time_parts), np.concatenate(value_parts))
-    return bucketize(data, buckets, low, high)
+    values = np.concatenate(value_parts)
+    stamps = np.concatenate(time_parts)
+    if all(isinstance(part, EvenStride) for part in steps_parts) and EvenSteps.usable(steps_parts):
+        return bucketize_steps(EvenSteps(steps_parts), values, stamps, buckets, low, high)
+    steps_array = np.concatenate([p.steps() if isinstance(p, EvenStride) else p for p in steps_parts])
+    return bucketize(SeriesData(steps_array, stamps, values), buckets, low, high)
 
 
 def _chunk_rows(conn: Connection, statement: Any) -> Iterator[tuple[Any, ...]]:
