@@ -15,7 +15,8 @@ and probes only the runs that set lets through, smallest set first (`plan`). SQL
 statistics and never rewrites one form into the other, so the sizes come from `size_query`: counts
 over the covering `(path, value)` indexes alone, capped, in one statement. PostgreSQL keeps its own
 statistics and turns both forms into semi-joins it orders itself: there every set is written
-`within()` and no sizes are asked for.
+`within()` and no sizes are asked for, except where a page walks its sort key's index and tests
+each run it meets (`probed`, see `store.sql.runs_walk`).
 """
 
 from __future__ import annotations
@@ -121,10 +122,19 @@ def plan(
     return and_(*columns, first.within(), *(run_set.probe() for run_set in others), *nested)
 
 
+def probed(terms: Sequence[Term], nested: Sequence[ColumnElement[bool]] = ()) -> ColumnElement[bool]:
+    """The conjunction of `terms` and `nested` with every set probed: for a statement that tests
+    runs one at a time in an order of its own and stops early (`runs_walk`), where reading a set
+    whole would cost more than the runs it tests."""
+    sets = [term.probe() for term in terms if isinstance(term, RunSet)]
+    columns = [term for term in terms if not isinstance(term, RunSet)]
+    return and_(true(), *columns, *sets, *nested)
+
+
 def tagged(tag: str, path: str = "sys/tags") -> RunSet:
     """The runs whose string set `path` holds `tag`."""
     items = t.string_set_items
     return RunSet((Rows(items, path, (items.c.value == tag,)),))
 
 
-__all__ = ["SIZE_CAP", "Rows", "RunSet", "Term", "plan", "size_query", "tagged"]
+__all__ = ["SIZE_CAP", "Rows", "RunSet", "Term", "plan", "probed", "size_query", "tagged"]

@@ -4,6 +4,9 @@ by any field or series aggregate, and page with a keyset cursor.
 The cursor holds the last row's sort value and run key, so the next page starts right after it
 whatever was added or changed meanwhile (no offsets: a page never repeats or skips a run because
 runs were created while paging). Runs without the sort field come last in either direction.
+
+On PostgreSQL a page sorted by a float series is first read by walking the series' index
+(`runs_walk`), and by sorting every run that passes only where the walk cannot fill it.
 """
 
 from __future__ import annotations
@@ -14,16 +17,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, union_all
+from sqlalchemy import ColumnElement, Connection, Exists, Table, and_, exists, or_, select
 
 from despina.client import field_types as ft
 from despina.exceptions import QueryError
 from despina.query import ast, parse, parse_operand
 from despina.query.compiler import NUMERIC_FIELD_TYPES, Context, SortKind, compile_terms, sort_key
-from despina.query.run_sets import RunSet, Term, plan, size_query, tagged
+from despina.query.run_sets import RunSet, Term, plan, probed, size_query, tagged
 from despina.store.sql import schema as t
+from despina.store.sql.runs_walk import SeriesColumn, walk_page
 
 SORT_KEY_LABEL = "despina_sort_key"
+
+# The aggregates a series keeps in an indexed column of its own (`avg` is computed).
+WALKED_AGGREGATES: dict[str, SeriesColumn] = {"last": "last_float", "min": "min_value", "max": "max_value"}
 
 
 @dataclass(frozen=True)
@@ -100,9 +107,12 @@ class RunsQuery:
         dialect: str,
         state_filter: Callable[[list[str]], ColumnElement[bool]],
         conn: Connection | None = None,
+        *,
+        probe: bool = False,
     ) -> ColumnElement[bool]:
         """Every filter of the query, as one condition over `runs`. Given `conn` on SQLite, the
-        sizes of its sets of runs are read first, so the smallest drives (see `query.run_sets`)."""
+        sizes of its sets of runs are read first, so the smallest drives (see `query.run_sets`);
+        with `probe`, every set is tested run by run (for a walk, see `runs_walk`)."""
         terms: list[Term] = []
         nested: list[ColumnElement[bool]] = []
         if self.node is not None:
@@ -113,34 +123,43 @@ class RunsQuery:
         if self.state:
             terms.append(state_filter(list(self.state)))
         terms.extend(tagged(tag) for tag in self.tags)
+        if probe:
+            return probed(terms, nested)
         sets = [term for term in terms if isinstance(term, RunSet)]
         sizes = None
         if conn is not None and dialect == "sqlite" and len(sets) > 1:
             sizes = list(conn.execute(size_query(sets)).one())
         return plan(terms, sizes, nested)
 
-    def sort_kind(self, conn: Connection, project_id: int) -> SortKind:
-        """Numbers or text: what the sort path holds in this project (numbers when both)."""
+    def sort_source(self, conn: Connection, project_id: int) -> tuple[SortKind, SeriesColumn | None]:
+        """Numbers or text: what the sort path holds in this project (numbers when both); and the
+        column of its float series when that alone is the key, so that a page can walk its index
+        (`runs_walk`): an aggregate, or a path no run holds a number at in `fields`."""
         operand = self.sort_operand
-        if operand.aggregate is not None or operand.path.startswith("sys/"):
-            return "numeric"
+        if operand.aggregate is not None:
+            return "numeric", WALKED_AGGREGATES.get(operand.aggregate)
+        if operand.path.startswith("sys/"):
+            return "numeric", None
 
-        def holds(types: Sequence[str]) -> bool:
+        def found(table: Table, types: Sequence[str]) -> Exists:
             # Stops at the first row found (a join, not `run_id IN (the project's runs)`, which
             # would list every run first): usually a lookup or two.
-            sources = [
+            return exists(
                 select(table.c.run_id)
                 .join(t.runs, t.runs.c.id == table.c.run_id)
                 .where(
                     table.c.path == operand.path, table.c.type.in_(types), t.runs.c.project_id == project_id
                 )
-                for table in (t.fields, t.series)
-            ]
-            return bool(conn.execute(select(exists(union_all(*sources)))).scalar_one())
+            )
 
-        if holds(sorted(NUMERIC_FIELD_TYPES)) or not holds([ft.STRING, ft.STRING_SERIES]):
-            return "numeric"
-        return "text"
+        numbers = sorted(NUMERIC_FIELD_TYPES)
+        in_fields, in_series = conn.execute(select(found(t.fields, numbers), found(t.series, numbers))).one()
+        if in_fields or in_series:
+            return "numeric", "last_float" if not in_fields else None
+        texts = conn.execute(
+            select(or_(found(t.fields, [ft.STRING]), found(t.series, [ft.STRING_SERIES])))
+        ).scalar_one()
+        return ("text" if texts else "numeric"), None
 
     def page(
         self,
@@ -153,8 +172,52 @@ class RunsQuery:
         cursor: str | None,
     ) -> tuple[list[Any], str | None]:
         """Rows of `runs` of one page (in order) and the cursor of the next page, if any."""
-        context = Context(self.sort_by, dialect, state_filter)
-        sort = sort_key(self.sort_operand, self.sort_kind(conn, project_id), context)
+        kind, walked = self.sort_source(conn, project_id)
+        signature = self.signature()
+        after = None if cursor is None else Cursor.decode(cursor, signature)
+        rows = None
+        # A cursor among the runs without the key (they come last) leaves nothing to walk.
+        if (
+            dialect == "postgresql"
+            and walked
+            and limit is not None
+            and (after is None or after.value is not None)
+        ):
+            rows = walk_page(
+                conn,
+                project_id=project_id,
+                path=self.sort_operand.path,
+                column=walked,
+                condition=self.condition(dialect, state_filter, probe=True),
+                ascending=self.ascending,
+                after=None if after is None else (after.value, after.run_pk),
+                limit=limit,
+                key_label=SORT_KEY_LABEL,
+            )
+        if rows is None:
+            rows = self._sorted(
+                conn, project_id, kind, after, limit, dialect=dialect, state_filter=state_filter
+            )
+        if limit is None or len(rows) <= limit:
+            return rows, None
+        rows = rows[:limit]
+        last = rows[-1]
+        value = getattr(last, SORT_KEY_LABEL)
+        return rows, Cursor(signature, value, int(last.id)).encode()
+
+    def _sorted(
+        self,
+        conn: Connection,
+        project_id: int,
+        kind: SortKind,
+        after: Cursor | None,
+        limit: int | None,
+        *,
+        dialect: str,
+        state_filter: Callable[[list[str]], ColumnElement[bool]],
+    ) -> list[Any]:
+        """The page's rows (and the next one's first) by sorting every run that passes."""
+        sort = sort_key(self.sort_operand, kind, Context(self.sort_by, dialect, state_filter))
         key = sort.expression
         statement = (
             select(t.runs, key.label(SORT_KEY_LABEL))
@@ -166,19 +229,11 @@ class RunsQuery:
                 t.runs.c.id.asc() if self.ascending else t.runs.c.id.desc(),
             )
         )
-        signature = self.signature()
-        if cursor is not None:
-            after = Cursor.decode(cursor, signature)
+        if after is not None:
             statement = statement.where(self._after(key, after))
         if limit is not None:
             statement = statement.limit(limit + 1)
-        rows = list(conn.execute(statement).all())  # all: one fetch, not a call per row
-        if limit is None or len(rows) <= limit:
-            return rows, None
-        rows = rows[:limit]
-        last = rows[-1]
-        value = getattr(last, SORT_KEY_LABEL)
-        return rows, Cursor(signature, value, int(last.id)).encode()
+        return list(conn.execute(statement).all())  # all: one fetch, not a call per row
 
     def _after(self, key: Any, after: Cursor) -> ColumnElement[bool]:
         """Rows that come after the cursor's row in this order (NULL keys last, then by run key)."""
