@@ -105,38 +105,64 @@ def test_pages_sorted_by_a_series_hold_every_run_once_in_order(
                 assert all(len(page) == limit for page in pages[:-1]), (query, ascending, limit)
 
 
-def test_postgresql_walks_the_sort_key_s_index_for_a_page(sql_store: SqlStore, made: list[str]) -> None:
-    """A page of 4 of the 48 runs that pass, sorted by the series' last value: PostgreSQL reads the
-    first index entries of the path in the page's order and stops, instead of joining every run
-    that passes to its key and sorting them."""
-    if sql_store.read_engine.dialect.name != "postgresql":
-        pytest.skip("SQLite sorts the runs that pass: the walk is PostgreSQL's")
+def _explained(store: SqlStore, query: str, sort_by: str, limit: int) -> tuple[list[str], list[list[str]]]:
+    """The page's runs, and the plan (with what each step read) of each statement that read it."""
     statements: list[tuple[str, Any]] = []
 
     def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
         if "despina_sort_key" in statement:
             statements.append((statement, parameters))
 
-    event.listen(sql_store.read_engine, "before_cursor_execute", record)
+    event.listen(store.read_engine, "before_cursor_execute", record)
     try:
-        page = sql_store.query_runs_columns(PROJECT, query="x >= 0.2", sort_by="loss", limit=4)
+        page = store.query_runs_columns(PROJECT, query=query, sort_by=sort_by, limit=limit)
     finally:
-        event.remove(sql_store.read_engine, "before_cursor_execute", record)
-    assert list(page.to_pandas()["sys/id"]) == _expected(made, "loss", False, FILTERS["x >= 0.2"])[:4]
-    assert len(statements) == 1, statements  # the walk filled the page: no second statement
-    statement, parameters = statements[0]
-    with sql_store.read_engine.connect() as conn:
+        event.remove(store.read_engine, "before_cursor_execute", record)
+    plans = []
+    with store.read_engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
-        entries = conn.exec_driver_sql(
-            "SELECT count(*) FROM series WHERE path = 'loss' AND last_float IS NOT NULL"
-        ).scalar_one()
         # Tables this small are cheaper to read whole than by index: the planner must be told to.
         for setting in ("enable_seqscan", "enable_bitmapscan"):
             conn.exec_driver_sql(f"SET {setting} = off")
-        plan = [str(row[0]) for row in conn.exec_driver_sql("EXPLAIN ANALYZE " + statement, parameters)]
-    (walk,) = [line for line in plan if "Index Only Scan Backward using series_path_last" in line]
+        for statement, parameters in statements:
+            plans.append(
+                [str(row[0]) for row in conn.exec_driver_sql("EXPLAIN ANALYZE " + statement, parameters)]
+            )
+    return [str(run_id) for run_id in page.to_pandas()["sys/id"]], plans
+
+
+WALK = "Index Only Scan Backward using series_path_last"
+
+
+def test_postgresql_walks_the_sort_key_s_index_for_a_page(sql_store: SqlStore, made: list[str]) -> None:
+    """A page of 4 of the 48 runs that pass, sorted by the series' last value: PostgreSQL reads the
+    first index entries of the path in the page's order and stops, instead of joining every run
+    that passes to its key and sorting them."""
+    if sql_store.read_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite sorts the runs that pass: the walk is PostgreSQL's")
+    found, plans = _explained(sql_store, "x >= 0.2", "loss", 4)
+    assert found == _expected(made, "loss", False, FILTERS["x >= 0.2"])[:4]
+    (plan,) = plans  # the walk filled the page: no second statement
+    with sql_store.read_engine.connect() as conn:
+        entries = conn.exec_driver_sql(
+            "SELECT count(*) FROM series WHERE path = 'loss' AND last_float IS NOT NULL"
+        ).scalar_one()
+    (walk,) = [line for line in plan if WALK in line]
     read = int(walk.split("actual time=")[1].split("rows=")[1].split()[0])
     # It stopped early (PostgreSQL reads ties in groups of at least 32 entries), and nothing sorted
     # the runs whole: only the entries of equal keys, by run.
     assert read < entries, plan
     assert not any(line.strip().removeprefix("->  ").startswith("Sort  (") for line in plan), plan
+
+
+def test_postgresql_does_not_walk_for_a_filter_few_runs_pass(sql_store: SqlStore, made: list[str]) -> None:
+    """3 runs of 60 pass `x < 0.05`, fewer than one in WALK_FACTOR: a walk would read its whole
+    bound and find too few, so the set's size, counted first, stops it before it reads the index,
+    and the runs are sorted."""
+    if sql_store.read_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite sorts the runs that pass: the walk is PostgreSQL's")
+    found, (walk_plan, sorted_plan) = _explained(sql_store, "x < 0.05", "loss", 4)
+    assert found == [made[i] for i in (2, 1, 0)]  # loss 2/7, 1/7, 0
+    (walk,) = [line for line in walk_plan if WALK in line]
+    assert "never executed" in walk, walk_plan
+    assert not any(WALK in line for line in sorted_plan), sorted_plan

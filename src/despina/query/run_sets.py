@@ -53,9 +53,9 @@ class Rows:
     def probe(self) -> ColumnElement[bool]:
         return exists().where(self.table.c.run_id == t.runs.c.id, *self._conditions())
 
-    def size(self) -> Any:
-        """At most SIZE_CAP: how many rows meet the indexed part (an upper bound of the matches)."""
-        capped = select(literal(1)).where(self.table.c.path == self.path, *self.indexed).limit(SIZE_CAP)
+    def size(self, cap: int = SIZE_CAP) -> Any:
+        """At most `cap`: how many rows meet the indexed part (an upper bound of the matches)."""
+        capped = select(literal(1)).where(self.table.c.path == self.path, *self.indexed).limit(cap)
         return select(func.count()).select_from(capped.subquery()).scalar_subquery()
 
 
@@ -87,10 +87,10 @@ class RunSet:
             probes.append(exists().where(table.c.run_id == t.runs.c.id, table.c.path == group[0].path, tests))
         return or_(*probes)
 
-    def size(self) -> Any:
-        total: Any = self.rows[0].size()
+    def size(self, cap: int = SIZE_CAP) -> Any:
+        total: Any = self.rows[0].size(cap)
         for rows in self.rows[1:]:
-            total = total + rows.size()
+            total = total + rows.size(cap)
         return total
 
 

@@ -23,7 +23,7 @@ from despina.client import field_types as ft
 from despina.exceptions import QueryError
 from despina.query import ast, parse, parse_operand
 from despina.query.compiler import NUMERIC_FIELD_TYPES, Context, SortKind, compile_terms, sort_key
-from despina.query.run_sets import RunSet, Term, plan, probed, size_query, tagged
+from despina.query.run_sets import RunSet, Term, plan, size_query, tagged
 from despina.store.sql import schema as t
 from despina.store.sql.runs_walk import SeriesColumn, walk_page
 
@@ -107,12 +107,20 @@ class RunsQuery:
         dialect: str,
         state_filter: Callable[[list[str]], ColumnElement[bool]],
         conn: Connection | None = None,
-        *,
-        probe: bool = False,
     ) -> ColumnElement[bool]:
         """Every filter of the query, as one condition over `runs`. Given `conn` on SQLite, the
-        sizes of its sets of runs are read first, so the smallest drives (see `query.run_sets`);
-        with `probe`, every set is tested run by run (for a walk, see `runs_walk`)."""
+        sizes of its sets of runs are read first, so the smallest drives (see `query.run_sets`)."""
+        terms, nested = self.terms(dialect, state_filter)
+        sets = [term for term in terms if isinstance(term, RunSet)]
+        sizes = None
+        if conn is not None and dialect == "sqlite" and len(sets) > 1:
+            sizes = list(conn.execute(size_query(sets)).one())
+        return plan(terms, sizes, nested)
+
+    def terms(
+        self, dialect: str, state_filter: Callable[[list[str]], ColumnElement[bool]]
+    ) -> tuple[list[Term], list[ColumnElement[bool]]]:
+        """The filters as a conjunction's terms and nested conditions (see `query.run_sets.plan`)."""
         terms: list[Term] = []
         nested: list[ColumnElement[bool]] = []
         if self.node is not None:
@@ -123,13 +131,7 @@ class RunsQuery:
         if self.state:
             terms.append(state_filter(list(self.state)))
         terms.extend(tagged(tag) for tag in self.tags)
-        if probe:
-            return probed(terms, nested)
-        sets = [term for term in terms if isinstance(term, RunSet)]
-        sizes = None
-        if conn is not None and dialect == "sqlite" and len(sets) > 1:
-            sizes = list(conn.execute(size_query(sets)).one())
-        return plan(terms, sizes, nested)
+        return terms, nested
 
     def sort_source(self, conn: Connection, project_id: int) -> tuple[SortKind, SeriesColumn | None]:
         """Numbers or text: what the sort path holds in this project (numbers when both); and the
@@ -166,12 +168,14 @@ class RunsQuery:
         conn: Connection,
         project_id: int,
         *,
+        runs: int,
         dialect: str,
         state_filter: Callable[[list[str]], ColumnElement[bool]],
         limit: int | None,
         cursor: str | None,
     ) -> tuple[list[Any], str | None]:
-        """Rows of `runs` of one page (in order) and the cursor of the next page, if any."""
+        """Rows of `runs` of one page (in order) and the cursor of the next page, if any, in the
+        project `project_id` of `runs` runs."""
         kind, walked = self.sort_source(conn, project_id)
         signature = self.signature()
         after = None if cursor is None else Cursor.decode(cursor, signature)
@@ -183,12 +187,15 @@ class RunsQuery:
             and limit is not None
             and (after is None or after.value is not None)
         ):
+            terms, nested = self.terms(dialect, state_filter)
             rows = walk_page(
                 conn,
                 project_id=project_id,
+                runs=runs,
                 path=self.sort_operand.path,
                 column=walked,
-                condition=self.condition(dialect, state_filter, probe=True),
+                terms=terms,
+                nested=nested,
                 ascending=self.ascending,
                 after=None if after is None else (after.value, after.run_pk),
                 limit=limit,

@@ -1119,6 +1119,7 @@ class SqlStore(Store):
             rows, next_cursor = plan.page(
                 conn,
                 project_row.id,
+                runs=project_row.run_counter,
                 dialect=dialect,
                 state_filter=self._state_filter,
                 limit=limit,
@@ -1171,6 +1172,7 @@ class SqlStore(Store):
             rows, next_cursor = plan.page(
                 conn,
                 project_row.id,
+                runs=project_row.run_counter,
                 dialect=dialect,
                 state_filter=self._state_filter,
                 limit=limit,
