@@ -1,5 +1,5 @@
 """Pages sorted by a series (its last value, minimum or maximum) on SQLite and PostgreSQL: the same
-runs in the same order, page after page, whether PostgreSQL walks the series' index or sorts every
+runs in the same order, page after page, whether the store walks the series' index or sorts every
 run that passes (`store.sql.runs_walk`); and that it walks, reading a few index entries for a page."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event
 from store_conformance import PROJECT, atom, floats, ingest, new_run
 
-from despina.store.sql import runs_walk
+from despina.store.sql import runs_query, runs_walk
 from despina.store.sql.store import SqlStore
 
 RUNS = 60
@@ -93,8 +93,6 @@ def test_pages_sorted_by_a_series_hold_every_run_once_in_order(
     """Ties by run key, runs without the key (or with a NaN) last either way, a cursor that ends
     among them, a filter most runs pass and one few pass, and another project's runs kept out;
     also where a walk's bound ends among runs of equal keys (a short walk: 2 entries a row)."""
-    if factor != runs_walk.WALK_FACTOR and sql_store.read_engine.dialect.name != "postgresql":
-        pytest.skip("only PostgreSQL walks")
     monkeypatch.setattr(runs_walk, "WALK_FACTOR", factor)
     for query, passes in FILTERS.items():
         for ascending in (True, False):
@@ -132,6 +130,27 @@ def _explained(store: SqlStore, query: str, sort_by: str, limit: int) -> tuple[l
 
 
 WALK = "Index Only Scan Backward using series_path_last"
+
+
+def test_a_page_most_runs_pass_is_walked_and_one_few_pass_is_sorted(
+    sql_store: SqlStore, made: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On both databases: a page of 4 of the 48 runs that pass comes from the walk; a page of the 3
+    runs tagged "rare" (fewer than one in WALK_FACTOR) does not, and is sorted all the same."""
+    walks: list[bool] = []
+
+    def spied(*args: Any, **kwargs: Any) -> list[Any] | None:
+        rows = runs_walk.walk_page(*args, **kwargs)
+        walks.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(runs_query, "walk_page", spied)
+    for query, filled in (("x >= 0.2", True), ('sys/tags contains "rare"', False)):
+        walks.clear()
+        page = sql_store.query_runs_columns(PROJECT, query=query, sort_by="loss", ascending=False, limit=4)
+        expected = _expected(made, "loss", False, FILTERS[query])[:4]
+        assert [str(i) for i in page.to_pandas()["sys/id"]] == expected
+        assert walks == [filled], query
 
 
 def test_postgresql_walks_the_sort_key_s_index_for_a_page(sql_store: SqlStore, made: list[str]) -> None:

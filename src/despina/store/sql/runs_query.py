@@ -5,8 +5,8 @@ The cursor holds the last row's sort value and run key, so the next page starts 
 whatever was added or changed meanwhile (no offsets: a page never repeats or skips a run because
 runs were created while paging). Runs without the sort field come last in either direction.
 
-On PostgreSQL a page sorted by a float series is first read by walking the series' index
-(`runs_walk`), and by sorting every run that passes only where the walk cannot fill it.
+A page sorted by a float series is first read by walking the series' index (`runs_walk`), and by
+sorting every run that passes only where the walk cannot fill it.
 """
 
 from __future__ import annotations
@@ -181,12 +181,7 @@ class RunsQuery:
         after = None if cursor is None else Cursor.decode(cursor, signature)
         rows = None
         # A cursor among the runs without the key (they come last) leaves nothing to walk.
-        if (
-            dialect == "postgresql"
-            and walked
-            and limit is not None
-            and (after is None or after.value is not None)
-        ):
+        if walked and limit is not None and (after is None or after.value is not None):
             terms, nested = self.terms(dialect, state_filter)
             rows = walk_page(
                 conn,
