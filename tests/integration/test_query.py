@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sql_statements import statements_containing
 from sqlalchemy import event
 from store_conformance import PROJECT, atom, floats, ingest, new_run, strings
 
 from despina.client import field_types as ft
 from despina.exceptions import QueryError
 from despina.store.sql import store as store_module
+from despina.store.sql.runs_query import SORT_KEY_LABEL
 from despina.store.sql.store import SqlStore
 
 
@@ -376,17 +378,8 @@ def test_reading_one_series_never_scans_the_points_table(
 
 
 def test_filter_on_a_field_uses_the_index(store: SqlStore, zoo: dict[str, str]) -> None:
-    statements: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if "despina_sort_key" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(store.read_engine, "before_cursor_execute", record)
-    try:
+    with statements_containing(store.read_engine, SORT_KEY_LABEL) as statements:
         ids(store, 'sys/tags contains "baseline" and min(val/loss) < 0.3', sort_by="parameters/lr")
-    finally:
-        event.remove(store.read_engine, "before_cursor_execute", record)
     ((statement, parameters),) = statements
     if store.read_engine.dialect.name == "sqlite":
         with store.read_engine.connect() as conn:
@@ -405,20 +398,11 @@ def test_the_smallest_set_of_runs_drives_the_query(store: SqlStore) -> None:
         run = new_run(store, name=f"r{i}", tags=("rare",) if i == 7 else ())
         ingest(store, run, [atom("x", float(i)), floats("loss", range(3), [1.0, 0.5, i / 10])])
         made.append(run.id)
-    statements: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if "despina_sort_key" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(store.read_engine, "before_cursor_execute", record)
-    try:
+    with statements_containing(store.read_engine, SORT_KEY_LABEL) as statements:
         found = ids(store, 'x >= 0 and min(loss) < 1 and sys/tags contains "rare"', sort_by="loss")
         assert ids(store, "x > 4 and x < 9 and not x = 6", sort_by="x", ascending=True) == [
             made[i] for i in (5, 7, 8)
         ]
-    finally:
-        event.remove(store.read_engine, "before_cursor_execute", record)
     assert found == [made[7]]
     statement, parameters = statements[0]
     if store.read_engine.dialect.name == "sqlite":

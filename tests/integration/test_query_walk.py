@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sql_statements import statements_containing
 from store_conformance import PROJECT, atom, floats, ingest, new_run
 
 from despina.store.sql import runs_query, runs_walk
+from despina.store.sql.runs_query import SORT_KEY_LABEL
 from despina.store.sql.store import SqlStore
 
 RUNS = 60
@@ -105,17 +106,8 @@ def test_pages_sorted_by_a_series_hold_every_run_once_in_order(
 
 def _explained(store: SqlStore, query: str, sort_by: str, limit: int) -> tuple[list[str], list[list[str]]]:
     """The page's runs, and the plan (with what each step read) of each statement that read it."""
-    statements: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if "despina_sort_key" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(store.read_engine, "before_cursor_execute", record)
-    try:
+    with statements_containing(store.read_engine, SORT_KEY_LABEL) as statements:
         page = store.query_runs_columns(PROJECT, query=query, sort_by=sort_by, limit=limit)
-    finally:
-        event.remove(store.read_engine, "before_cursor_execute", record)
     plans = []
     with store.read_engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
