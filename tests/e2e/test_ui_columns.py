@@ -81,3 +81,26 @@ def test_dragging_a_header_edge_resizes_its_column_and_a_reload_keeps_it(
     page.reload()
     page.locator("[data-run]").first.wait_for()
     assert abs(head(page, "parameters/optimizer").bounding_box()["width"] - wider) <= 1
+
+
+def test_a_value_wider_than_its_column_is_cut_with_an_ellipsis_and_the_others_drawn_whole(
+    page: Any, ui_server: UiServer
+) -> None:
+    # The name column narrowed to its least width (a width kept from a resize): "resnet-0"... no
+    # longer fit in it, the learning rates do in theirs.
+    sizes = '{"sys/name": 60}'
+    page.add_init_script(f"localStorage.setItem('despina.sizes.{PROJECT}', '{sizes}')")
+    open_table(page, ui_server)
+    cells: list[dict[str, Any]] = page.locator("[data-run] .grid-cell[title]").evaluate_all(
+        """cells => cells.map(c => ({
+             text: c.textContent, overflows: c.scrollWidth > c.clientWidth,
+             clipped: getComputedStyle(c).overflowX === 'hidden',
+             ellipsis: getComputedStyle(c).textOverflow === 'ellipsis' }))"""
+    )
+    names = [c for c in cells if c["text"].startswith("resnet-")]
+    learning_rates = [c for c in cells if c["text"] in ("0.1", "0.01", "0.001")]
+    assert names and learning_rates
+    # Every text that does not fit is clipped with an ellipsis, never drawn over its neighbour.
+    assert all(c["clipped"] and c["ellipsis"] for c in cells if c["overflows"]), cells
+    assert all(c["overflows"] for c in names), names
+    assert not any(c["overflows"] for c in learning_rates), learning_rates

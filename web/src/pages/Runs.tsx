@@ -18,6 +18,7 @@ import { QueryBar } from "../components/QueryBar";
 import { StateBadge } from "../components/StateBadge";
 import { Tags } from "../components/Tags";
 import { useClock } from "../lib/clock";
+import { textWidth } from "../lib/textWidth";
 import { getList, setParam } from "../lib/url";
 
 const ROW_HEIGHT = 32;
@@ -25,6 +26,8 @@ const ROW_HEIGHT = 32;
 // these only cover what the browser paints around the viewport; each extra row costs every frame.
 const ROW_OVERSCAN = 6;
 const COLUMN_OVERSCAN = 1;
+// A cell's horizontal padding and right border (.grid-cell), and a pixel of slack for rounding.
+const CELL_CHROME = 8 + 8 + 1 + 1;
 type Page = { rows: Row[]; next: string | null };
 
 /** True from the frame after `ready` first turned true: work that can wait starts after a paint. */
@@ -65,8 +68,26 @@ interface CellLayout {
 /**
  * One cell: a single element around plain text where it can be (the runs table creates a few hundred
  * cells per scrolled frame, and each element costs style, layout and paint in every one of them).
+ *
+ * A value cell clips its text (with an ellipsis) only when the text is wider than the cell: a clip
+ * is a paint property of its own, and clipping every cell cost a quarter of a scrolled frame's main
+ * thread. `font` is the table's computed font, to measure with; empty until known (all clip).
  */
-function Cell({ row, col, project, selected, onToggle }: { row: Row; col: CellLayout; project: string; selected: boolean; onToggle: (id: string) => void }) {
+function Cell({
+  row,
+  col,
+  project,
+  selected,
+  onToggle,
+  font,
+}: {
+  row: Row;
+  col: CellLayout;
+  project: string;
+  selected: boolean;
+  onToggle: (id: string) => void;
+  font: string;
+}) {
   const path = col.id;
   const style = { width: col.width };
   let content: React.ReactNode = null;
@@ -87,15 +108,17 @@ function Cell({ row, col, project, selected, onToggle }: { row: Row; col: CellLa
     const field = row[path];
     if (field) {
       const text = formatValue(field.value);
+      const fits = font !== "" && textWidth(text, font) <= col.width - CELL_CHROME;
+      const className = `grid-cell${typeof numeric(field.value) === "number" ? " num" : ""}${fits ? " fits" : ""}`;
       return (
-        <div className={typeof numeric(field.value) === "number" ? "grid-cell num" : "grid-cell"} style={style} title={text}>
+        <div className={className} style={style} title={text}>
           {text}
         </div>
       );
     }
   }
   return (
-    <div className={path === "select" ? "grid-cell check" : "grid-cell"} style={style}>
+    <div className={path === "select" ? "grid-cell check" : content === null ? "grid-cell fits" : "grid-cell"} style={style}>
       {content}
     </div>
   );
@@ -105,24 +128,22 @@ function Cell({ row, col, project, selected, onToggle }: { row: Row; col: CellLa
 const RowCells = memo(function RowCells({
   row,
   columns,
-  skipped,
   selected,
   project,
   onToggle,
+  font,
 }: {
   row: Row;
   columns: CellLayout[];
-  /** Width left empty before the cells: the pinned columns' place and the columns not rendered. */
-  skipped: number;
   selected: boolean;
   project: string;
   onToggle: (id: string) => void;
+  font: string;
 }) {
   return (
     <>
-      {skipped > 0 ? <div className="grid-skip" style={{ width: skipped }} /> : null}
       {columns.map((col) => (
-        <Cell key={col.id} row={row} col={col} project={project} selected={selected} onToggle={onToggle} />
+        <Cell key={col.id} row={row} col={col} project={project} selected={selected} onToggle={onToggle} font={font} />
       ))}
     </>
   );
@@ -143,7 +164,6 @@ function GridBody({
   cells,
   project,
   onToggle,
-  width,
 }: {
   scroller: React.RefObject<HTMLDivElement | null>;
   rows: Row[];
@@ -151,8 +171,13 @@ function GridBody({
   cells: CellLayout[];
   project: string;
   onToggle: (id: string) => void;
-  width: number;
 }) {
+  // The font cells are drawn in, to measure texts with: known once the table is in the page (an
+  // effect, not a layout effect: the scroller's ref is set after its children's layout effects).
+  const [font, setFont] = useState("");
+  useEffect(() => {
+    if (scroller.current) setFont(getComputedStyle(scroller.current).font);
+  }, [scroller]);
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scroller.current,
@@ -180,6 +205,7 @@ function GridBody({
   const last = columnItems[columnItems.length - 1]?.index ?? -1;
   const shown = useMemo(() => center.slice(first, last + 1), [center, first, last]);
   const skipped = columnItems.length ? columnItems[0].start : pinnedWidth;
+  const shownWidth = useMemo(() => shown.reduce((a, c) => a + c.width, 0), [shown]);
   const items = virtualizer.getVirtualItems();
   return (
     <>
@@ -190,7 +216,7 @@ function GridBody({
           const isSelected = selected.has(id);
           return (
             <div key={id} className={`grid-row ${isSelected ? "selected" : ""}`} style={{ top: item.start, width: pinnedWidth }} data-run-pinned={id}>
-              <RowCells row={row} columns={pinned} skipped={0} selected={isSelected} project={project} onToggle={onToggle} />
+              <RowCells row={row} columns={pinned} selected={isSelected} project={project} onToggle={onToggle} font={font} />
             </div>
           );
         })}
@@ -199,9 +225,11 @@ function GridBody({
         const row = rows[item.index];
         const id = runIdOf(row);
         const isSelected = selected.has(id);
+        // A row spans its rendered cells only: a full-width row (thousands of pixels) invalidated
+        // every tile across the table when it was added or removed, for cells not rendered anyway.
         return (
-          <div key={id} className={`grid-row ${isSelected ? "selected" : ""}`} style={{ top: item.start + ROW_HEIGHT, width }} data-run={id}>
-            <RowCells row={row} columns={shown} skipped={skipped} selected={isSelected} project={project} onToggle={onToggle} />
+          <div key={id} className={`grid-row ${isSelected ? "selected" : ""}`} style={{ top: item.start + ROW_HEIGHT, left: skipped, width: shownWidth }} data-run={id}>
+            <RowCells row={row} columns={shown} selected={isSelected} project={project} onToggle={onToggle} font={font} />
           </div>
         );
       })}
@@ -613,7 +641,7 @@ export function RunsPage() {
               );
             })}
           </div>
-          <GridBody scroller={scroller} rows={rows} selected={selected} cells={cellLayout} project={project} onToggle={onToggleRow} width={totalWidth} />
+          <GridBody scroller={scroller} rows={rows} selected={selected} cells={cellLayout} project={project} onToggle={onToggleRow} />
         </div>
         {runs.isPending ? <p className="loading">Loading runs…</p> : null}
         {!runs.isPending && rows.length === 0 && !queryError ? <p className="muted empty">No runs match.</p> : null}
