@@ -3,9 +3,14 @@
 
 /** Distinct texts remembered before the memory is emptied (a 10,000-run table holds ~300,000). */
 const MAX_REMEMBERED = 100_000;
+/** The characters of formatted numbers: a text of these only is at most its length times the
+ * widest of them, which answers most cells without measuring (a measure costs microseconds). */
+const NUMBER_TEXT = /^[-+0-9.eE]*$/;
+const NUMBER_CHARS = "-+0123456789.eE";
 
 let context: CanvasRenderingContext2D | null | undefined;
 let font = "";
+let widestNumberChar = Infinity;
 const widths = new Map<string, number>();
 
 function measurer(): CanvasRenderingContext2D | null {
@@ -20,6 +25,14 @@ function measurer(): CanvasRenderingContext2D | null {
   return context;
 }
 
+function useFont(ctx: CanvasRenderingContext2D, cssFont: string): void {
+  if (cssFont === font) return;
+  font = cssFont;
+  ctx.font = cssFont;
+  widths.clear();
+  widestNumberChar = Math.max(...Array.from(NUMBER_CHARS, (c) => ctx.measureText(c).width));
+}
+
 /**
  * The width in CSS pixels of `text` drawn in `cssFont` (a computed `font` value), or Infinity where
  * it cannot be measured. Measuring costs a microsecond or two; repeated texts cost a map lookup.
@@ -27,11 +40,7 @@ function measurer(): CanvasRenderingContext2D | null {
 export function textWidth(text: string, cssFont: string): number {
   const ctx = measurer();
   if (!ctx) return Infinity;
-  if (cssFont !== font) {
-    font = cssFont;
-    ctx.font = cssFont;
-    widths.clear();
-  }
+  useFont(ctx, cssFont);
   let width = widths.get(text);
   if (width === undefined) {
     if (widths.size >= MAX_REMEMBERED) widths.clear();
@@ -39,4 +48,14 @@ export function textWidth(text: string, cssFont: string): number {
     widths.set(text, width);
   }
   return width;
+}
+
+/** Whether `text` drawn in `cssFont` is at most `room` pixels wide; false where it cannot be told. */
+export function textFits(text: string, cssFont: string, room: number): boolean {
+  const ctx = measurer();
+  if (!ctx) return false;
+  useFont(ctx, cssFont);
+  // A number's characters have no kerning to speak of: its length times the widest bounds it.
+  if (NUMBER_TEXT.test(text) && text.length * widestNumberChar <= room) return true;
+  return textWidth(text, cssFont) <= room;
 }

@@ -18,7 +18,7 @@ import { QueryBar } from "../components/QueryBar";
 import { StateBadge } from "../components/StateBadge";
 import { Tags } from "../components/Tags";
 import { useClock } from "../lib/clock";
-import { textWidth } from "../lib/textWidth";
+import { textFits } from "../lib/textWidth";
 import { getList, setParam } from "../lib/url";
 
 const ROW_HEIGHT = 32;
@@ -108,7 +108,7 @@ function Cell({
     const field = row[path];
     if (field) {
       const text = formatValue(field.value);
-      const fits = font !== "" && textWidth(text, font) <= col.width - CELL_CHROME;
+      const fits = font !== "" && textFits(text, font, col.width - CELL_CHROME);
       const className = `grid-cell${typeof numeric(field.value) === "number" ? " num" : ""}${fits ? " fits" : ""}`;
       return (
         <div className={className} style={style} title={text}>
