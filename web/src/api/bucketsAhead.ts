@@ -9,8 +9,14 @@ import { api, errorDetail, projectParams } from "./client";
 export const CHART_BUCKETS = 1000;
 /** The compare page's route: /p/{workspace}/{project}/compare. */
 const COMPARE_ROUTE = /^\/p\/([^/]+)\/([^/]+)\/compare\/?$/;
-/** The server accepts at most this many runs in one request. */
-export const MAX_RUNS_PER_REQUEST = 1000;
+/** The server accepts at most this many runs, and answers at most this many lines, a request. */
+const MAX_RUNS_PER_REQUEST = 1000;
+const MAX_LINES_PER_REQUEST = 2000;
+
+/** How many runs one request may name so that it answers every line of `paths` paths. */
+export function runsPerRequest(paths: number): number {
+  return Math.max(1, Math.min(MAX_RUNS_PER_REQUEST, Math.floor(MAX_LINES_PER_REQUEST / Math.max(1, paths))));
+}
 /** How long a request read ahead waits for the page to ask for it. */
 const READ_AHEAD_MS = 10_000;
 
@@ -53,7 +59,7 @@ export function compareRequestOf(pathname: string, search: string): ManyBucketsR
   const params = new URLSearchParams(search);
   const runIds = getList(params, "runs");
   const paths = getList(params, "series"); // without it, the page picks series from the runs' fields
-  if (!runIds.length || runIds.length > MAX_RUNS_PER_REQUEST || !paths.length) return null;
+  if (!runIds.length || !paths.length || runIds.length > runsPerRequest(paths.length)) return null;
   if ((params.get("tab") ?? "charts") !== "charts") return null;
   const timed = ["relative", "wall"].includes(params.get("x") ?? "");
   const range = timed ? null : getRange(params, "zoom");
