@@ -104,3 +104,19 @@ def test_a_value_wider_than_its_column_is_cut_with_an_ellipsis_and_the_others_dr
     assert all(c["clipped"] and c["ellipsis"] for c in cells if c["overflows"]), cells
     assert all(c["overflows"] for c in names), names
     assert not any(c["overflows"] for c in learning_rates), learning_rates
+
+
+def test_hovering_a_row_lights_its_pinned_columns_too(page: Any, ui_server: UiServer) -> None:
+    open_table(page, ui_server)
+    hover = "rgb(248, 249, 250)"  # .grid-row.hovered
+    first, second = page.locator("[data-run]").evaluate_all("rows => rows.map(r => r.dataset.run)")[:2]
+    page.locator(f'[data-run="{first}"] .grid-cell').last.hover()
+    expect(page.locator(f'[data-run-pinned="{first}"]')).to_have_css("background-color", hover)
+    expect(page.locator(f'[data-run="{first}"]')).to_have_css("background-color", hover)
+    expect(page.locator(f'[data-run-pinned="{second}"]')).not_to_have_css("background-color", hover)
+    # Onto the next row's pinned part: both parts of that row light, the first row's go out.
+    page.locator(f'[data-run-pinned="{second}"]').hover()
+    expect(page.locator(f'[data-run="{second}"]')).to_have_css("background-color", hover)
+    expect(page.locator(f'[data-run-pinned="{first}"]')).not_to_have_css("background-color", hover)
+    page.mouse.move(1, 1)  # off the table
+    expect(page.locator(f'[data-run="{second}"]')).not_to_have_css("background-color", hover)

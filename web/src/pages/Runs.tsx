@@ -238,6 +238,37 @@ function GridBody({
 }
 
 /**
+ * Marks the row under the pointer "hovered" in both of its parts, the pinned columns' and the
+ * others' (two elements, so CSS :hover alone lit half a row). Classes are set on the elements
+ * directly: a hover costs no render of the table.
+ */
+function useRowHover(scroller: React.RefObject<HTMLDivElement | null>) {
+  useEffect(() => {
+    const grid = scroller.current;
+    if (!grid) return;
+    let lit: Element[] = [];
+    const light = (id: string | null) => {
+      for (const el of lit) el.classList.remove("hovered");
+      const quoted = id === null ? null : CSS.escape(id);
+      lit = quoted === null ? [] : [...grid.querySelectorAll(`[data-run="${quoted}"], [data-run-pinned="${quoted}"]`)];
+      for (const el of lit) el.classList.add("hovered");
+    };
+    const over = (event: MouseEvent) => {
+      const row = (event.target as Element | null)?.closest("[data-run], [data-run-pinned]");
+      // Every time, not only on a new row: a re-rendered row's class list lost the mark.
+      light(row ? (row.getAttribute("data-run") ?? row.getAttribute("data-run-pinned")) : null);
+    };
+    const leave = () => light(null);
+    grid.addEventListener("mouseover", over);
+    grid.addEventListener("mouseleave", leave);
+    return () => {
+      grid.removeEventListener("mouseover", over);
+      grid.removeEventListener("mouseleave", leave);
+    };
+  }, [scroller]);
+}
+
+/**
  * Keeps the table live: long-polls the project's change feed and patches only the changed rows.
  * Starts once `enabled` (after the first rows are painted: its first answer lists every run of the
  * project, and the first page should have the server to itself).
@@ -444,11 +475,12 @@ export function RunsPage() {
   });
 
   const scroller = useRef<HTMLDivElement>(null);
+  useRowHover(scroller);
 
   const leafColumns = [...table.getLeftVisibleLeafColumns(), ...table.getCenterVisibleLeafColumns()];
   const totalWidth = leafColumns.reduce((a, c) => a + c.getSize(), 0);
   // Cells of a row re-render only when the row, its columns or its selection change: a scroll frame
-  // moves rows (their wrapper's transform) without rendering their 30 cells again.
+  // moves rows (their `top`) without rendering their cells again.
   const layoutKey = leafColumns.map((c) => `${c.id}:${c.getSize()}:${c.getIsPinned() === "left" ? c.getStart("left") : ""}`).join("|");
   const cellLayout = useMemo<CellLayout[]>(
     () => leafColumns.map((c) => ({ id: c.id, width: c.getSize(), left: c.getIsPinned() === "left" ? c.getStart("left") : undefined })),
