@@ -7,6 +7,13 @@ import { api, errorDetail, projectParams } from "./client";
 
 /** Buckets per line of a chart: about one per pixel column of a wide chart. */
 export const CHART_BUCKETS = 1000;
+/**
+ * Buckets per line of a chart as wide as the window (compare's charts): one per two pixel columns
+ * of the window as it was when the app loaded (so the request read ahead and the page's agree). A
+ * bucket is drawn as its min and max, so a line gets about a vertex per pixel column; more would
+ * add vertices to place and rasterise that no pixel shows.
+ */
+export const WIDE_CHART_BUCKETS = Math.min(2000, Math.max(200, Math.ceil(window.innerWidth / 2)));
 /** The compare page's route: /p/{workspace}/{project}/compare. */
 const COMPARE_ROUTE = /^\/p\/([^/]+)\/([^/]+)\/compare\/?$/;
 /** The server accepts at most this many runs, and answers at most this many lines, a request. */
@@ -67,7 +74,7 @@ export function compareRequestOf(pathname: string, search: string): ManyBucketsR
     project: `${decodeURIComponent(route[1])}/${decodeURIComponent(route[2])}`,
     runIds,
     paths,
-    buckets: CHART_BUCKETS,
+    buckets: WIDE_CHART_BUCKETS,
     stepMin: range?.[0],
     stepMax: range?.[1],
     timestamps: timed,

@@ -1,7 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
-import { CHART_BUCKETS } from "../api/bucketsAhead";
+import { WIDE_CHART_BUCKETS } from "../api/bucketsAhead";
 import { fetchRunsPage } from "../api/hooks";
 import { fetchManySeriesViews, lineKey, type SeriesView, smooth } from "../api/series";
 import { formatValue, numeric, type Row } from "../api/wire";
@@ -127,7 +127,7 @@ export function ComparePage() {
     enabled: tab === "charts" && runIds.length > 0 && chosen.length > 0,
     queryFn: ({ signal }) =>
       fetchManySeriesViews(
-        { project, runIds, paths: chosen, buckets: CHART_BUCKETS, stepMin: range?.[0], stepMax: range?.[1], timestamps: timed },
+        { project, runIds, paths: chosen, buckets: WIDE_CHART_BUCKETS, stepMin: range?.[0], stepMax: range?.[1], timestamps: timed },
         signal,
       ),
     staleTime: Infinity,
