@@ -5,7 +5,7 @@ import { readAhead } from "../lib/readAhead";
 import { getList, getRange } from "../lib/url";
 import { api, errorDetail, projectParams } from "./client";
 
-/** Buckets per line of a chart: about one per pixel column of a wide chart. */
+/** Buckets per line of a run page's chart (a few hundred pixels wide, a line or two each). */
 export const CHART_BUCKETS = 1000;
 /**
  * Buckets per line of a chart as wide as the window (compare's charts): one per two pixel columns

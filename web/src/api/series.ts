@@ -41,9 +41,9 @@ const CORNERS = ["first", "min", "max", "last"] as const;
  * A line through each bucket's smallest and largest points in step order. A bucket is one or two
  * pixel columns wide (WIDE_CHART_BUCKETS), so the stroke from its min to its max is the whole
  * bucket's picture: its first and last points lie between them, and drawing them would double the
- * vertices to place and rasterise for nothing visible (100 runs x 3 charts). A bucket
- * whose first or last value is not a number keeps that point, so a gap stays a gap. With the
- * buckets' times (`min_time`...), `t` holds each point's time, for a time axis.
+ * vertices to place and rasterise for nothing visible. A bucket whose first or last value is not
+ * a number keeps that point, so a gap stays a gap. With the buckets' times (`min_time`...), `t`
+ * holds each point's time, for a time axis.
  */
 export function bucketsToLine(b: Record<string, Float64Array>): { x: Float64Array; y: Float64Array; t: Float64Array | null } {
   const n = b.min_step.length;
