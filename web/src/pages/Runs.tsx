@@ -8,7 +8,7 @@ import {
 } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
+import { useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, errorDetail, projectParams, unwrap } from "../api/client";
 import { fetchRows, type RunsQuery, type SavedView, useProjectPaths, useRuns, useViews } from "../api/hooks";
 import { runsQueryOf } from "../api/runsPage";
@@ -18,6 +18,7 @@ import { QueryBar } from "../components/QueryBar";
 import { StateBadge } from "../components/StateBadge";
 import { Tags } from "../components/Tags";
 import { useClock } from "../lib/clock";
+import { slottedRows, windowSize } from "../lib/rowSlots";
 import { textFits } from "../lib/textWidth";
 import { getList, setParam } from "../lib/url";
 
@@ -61,6 +62,8 @@ function RunningBadge({ started }: { started: number | null }) {
 interface CellLayout {
   id: string;
   width: number;
+  /** `{ width }`, one object per column: cells share it, so a render allocates none. */
+  style: { width: number };
   /** Offset of a column pinned to the left; undefined for the others. */
   left: number | undefined;
 }
@@ -90,14 +93,20 @@ function Cell({
   font: string;
 }) {
   const path = col.id;
-  const style = { width: col.width };
+  const style = col.style;
   let content: React.ReactNode = null;
   if (path === "select") {
     const id = runIdOf(row);
     content = <input type="checkbox" aria-label={`select ${id}`} checked={selected} onChange={() => onToggle(id)} />;
   } else if (path === "sys/id") {
+    // A plain link: the table opens it in the app (useAppLinks). A router <Link> per row cost a
+    // scrolled frame a tenth of its allocations (its hooks resolve the path on every render).
     const [ws, name] = project.split("/");
-    content = <Link to={`/p/${ws}/${name}/runs/${runIdOf(row)}`}>{runIdOf(row)}</Link>;
+    content = (
+      <a className="app-link" href={`/p/${ws}/${name}/runs/${runIdOf(row)}`}>
+        {runIdOf(row)}
+      </a>
+    );
   } else if (path === "sys/state") {
     const state = String(row[path]?.value ?? "");
     const started = numeric(row["sys/creation_time"]?.value ?? null);
@@ -125,6 +134,27 @@ function Cell({
   );
 }
 
+interface RowCellsProps {
+  row: Row;
+  columns: CellLayout[];
+  selected: boolean;
+  project: string;
+  onToggle: (id: string) => void;
+  font: string;
+}
+
+/** memo's test for RowCells, without the two key lists React's shallow comparison builds a row. */
+function sameRowCells(a: RowCellsProps, b: RowCellsProps): boolean {
+  return (
+    a.row === b.row &&
+    a.columns === b.columns &&
+    a.selected === b.selected &&
+    a.project === b.project &&
+    a.onToggle === b.onToggle &&
+    a.font === b.font
+  );
+}
+
 /** Cells of one row, in a row's part: its pinned columns or the others. */
 const RowCells = memo(function RowCells({
   row,
@@ -133,14 +163,7 @@ const RowCells = memo(function RowCells({
   project,
   onToggle,
   font,
-}: {
-  row: Row;
-  columns: CellLayout[];
-  selected: boolean;
-  project: string;
-  onToggle: (id: string) => void;
-  font: string;
-}) {
+}: RowCellsProps) {
   return (
     <>
       {columns.map((col) => (
@@ -148,7 +171,7 @@ const RowCells = memo(function RowCells({
       ))}
     </>
   );
-});
+}, sameRowCells);
 
 /**
  * The visible rows, and in them the visible columns. The virtualisers' scroll state lives here, so a
@@ -207,29 +230,36 @@ function GridBody({
   const shown = useMemo(() => center.slice(first, last + 1), [center, first, last]);
   const skipped = columnItems.length ? columnItems[0].start : pinnedWidth;
   const shownWidth = useMemo(() => shown.reduce((a, c) => a + c.width, 0), [shown]);
-  const items = virtualizer.getVirtualItems();
+  // A window of as many rows as the viewport can show, the row leaving it and the one entering it
+  // rendered in the same slot (see slottedRows): scrolling updates cells in place.
+  const firstRow = virtualizer.getVirtualItems()[0]?.index ?? 0;
+  const size = windowSize(virtualizer.scrollRect?.height ?? window.innerHeight, ROW_HEIGHT, ROW_OVERSCAN);
+  const slotted = slottedRows(firstRow, size, rows.length);
+  // Rows are placed by a transform, not `top`: a slot's row moved by `top` had the browser raster
+  // about twice the tiles a frame (34 raster tasks a scrolled frame, against 18 with a transform or
+  // with new rows).
   return (
     <>
       <div className="grid-pinned" style={{ width: pinnedWidth, height: rows.length * ROW_HEIGHT }}>
-        {items.map((item) => {
-          const row = rows[item.index];
+        {slotted.map(({ index, slot }) => {
+          const row = rows[index];
           const id = runIdOf(row);
           const isSelected = selected.has(id);
           return (
-            <div key={id} className={`grid-row ${isSelected ? "selected" : ""}`} style={{ top: item.start, width: pinnedWidth }} data-run-pinned={id}>
+            <div key={slot} className={`grid-row ${isSelected ? "selected" : ""}`} style={{ transform: `translateY(${index * ROW_HEIGHT}px)`, width: pinnedWidth }} data-run-pinned={id}>
               <RowCells row={row} columns={pinned} selected={isSelected} project={project} onToggle={onToggle} font={font} />
             </div>
           );
         })}
       </div>
-      {items.map((item) => {
-        const row = rows[item.index];
+      {slotted.map(({ index, slot }) => {
+        const row = rows[index];
         const id = runIdOf(row);
         const isSelected = selected.has(id);
         // A row spans its rendered cells only: a full-width row (thousands of pixels) invalidated
         // every tile across the table when it was added or removed, for cells not rendered anyway.
         return (
-          <div key={id} className={`grid-row ${isSelected ? "selected" : ""}`} style={{ top: item.start + ROW_HEIGHT, left: skipped, width: shownWidth }} data-run={id}>
+          <div key={slot} className={`grid-row ${isSelected ? "selected" : ""}`} style={{ transform: `translateY(${(index + 1) * ROW_HEIGHT}px)`, left: skipped, width: shownWidth }} data-run={id}>
             <RowCells row={row} columns={shown} selected={isSelected} project={project} onToggle={onToggle} font={font} />
           </div>
         );
@@ -241,7 +271,9 @@ function GridBody({
 /**
  * Marks the row under the pointer "hovered" in both of its parts, the pinned columns' and the
  * others' (two elements, so CSS :hover alone lit half a row). Classes are set on the elements
- * directly: a hover costs no render of the table.
+ * directly: a hover costs no render of the table. A row's elements show another run once it scrolls
+ * out (slottedRows): the browser sends a mouseover when the content under the pointer changes, and
+ * the marks move to the run now there.
  */
 function useRowHover(scroller: React.RefObject<HTMLDivElement | null>) {
   useEffect(() => {
@@ -267,6 +299,25 @@ function useRowHover(scroller: React.RefObject<HTMLDivElement | null>) {
       grid.removeEventListener("mouseleave", leave);
     };
   }, [scroller]);
+}
+
+/**
+ * Opens the table's plain links (`a.app-link`) in the app, as a router link would: a plain click
+ * navigates without reloading the page; a click with a modifier key, or another button, is left
+ * to the browser (a new tab or window).
+ */
+function useAppLinks(): (event: React.MouseEvent) => void {
+  const navigate = useNavigate();
+  return useCallback(
+    (event: React.MouseEvent) => {
+      const link = (event.target as Element).closest("a.app-link");
+      if (!link || event.defaultPrevented || event.button !== 0) return;
+      if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      navigate(link.getAttribute("href") ?? "/");
+    },
+    [navigate],
+  );
 }
 
 /**
@@ -477,6 +528,7 @@ export function RunsPage() {
 
   const scroller = useRef<HTMLDivElement>(null);
   useRowHover(scroller);
+  const openAppLink = useAppLinks();
 
   const leafColumns = [...table.getLeftVisibleLeafColumns(), ...table.getCenterVisibleLeafColumns()];
   const totalWidth = leafColumns.reduce((a, c) => a + c.getSize(), 0);
@@ -484,7 +536,13 @@ export function RunsPage() {
   // moves rows (their `top`) without rendering their cells again.
   const layoutKey = leafColumns.map((c) => `${c.id}:${c.getSize()}:${c.getIsPinned() === "left" ? c.getStart("left") : ""}`).join("|");
   const cellLayout = useMemo<CellLayout[]>(
-    () => leafColumns.map((c) => ({ id: c.id, width: c.getSize(), left: c.getIsPinned() === "left" ? c.getStart("left") : undefined })),
+    () =>
+      leafColumns.map((c) => ({
+        id: c.id,
+        width: c.getSize(),
+        style: { width: c.getSize() },
+        left: c.getIsPinned() === "left" ? c.getStart("left") : undefined,
+      })),
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [layoutKey],
   );
@@ -615,7 +673,7 @@ export function RunsPage() {
         )}
         {edit.isError ? <span className="error">{errorDetail(edit.error).detail}</span> : null}
       </div>
-      <div className="grid-scroll" ref={scroller} data-testid="runs-table">
+      <div className="grid-scroll" ref={scroller} data-testid="runs-table" onClick={openAppLink}>
         <div className="grid" style={{ width: totalWidth, height: rows.length * ROW_HEIGHT + ROW_HEIGHT }}>
           <div className="grid-row grid-head" style={{ width: totalWidth }}>
             {leafColumns.map((col) => {

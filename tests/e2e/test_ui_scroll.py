@@ -1,0 +1,129 @@
+"""Scrolling a runs table longer than the window: the table renders a window of rows and hands the
+elements of a row scrolled out to the row scrolled in, so each check here is that a row's elements
+show that row's run, wherever the table has been scrolled to. And the runs' links open in the app."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from ui_browser import UiServer
+from ui_seed import client_env, quiet_run
+
+MANY = "team/many"
+RUNS = 60
+ROW_HEIGHT = 32  # px, as the table draws them
+
+
+@pytest.fixture(scope="module")
+def many_runs(ui_server: UiServer) -> dict[str, str]:
+    """Sixty runs (more than a window of rows) through the client: run id -> name."""
+    names: dict[str, str] = {}
+    with client_env(ui_server.url, ui_server.root / "client-many"):
+        for i in range(RUNS):
+            run = quiet_run(project=MANY, name=f"run-{i:02d}")
+            run["parameters/i"] = i
+            names[run["sys/id"].fetch()] = f"run-{i:02d}"
+            run.stop()
+    return names
+
+
+@pytest.fixture
+def table(page: Any, ui_server: UiServer, many_runs: dict[str, str]) -> Iterator[Any]:
+    page.set_viewport_size({"width": 1000, "height": 500})
+    page.goto(f"{ui_server.url}/p/{MANY}?cols=sys/name,parameters/i&sort=parameters/i&asc=1")
+    expect(page.get_by_test_id("row-count")).to_have_text(f"{RUNS} runs")
+    yield page.get_by_test_id("runs-table")
+
+
+def rendered_rows(page: Any) -> list[dict[str, Any]]:
+    """Every rendered row: its run id, the texts of its cells and where its two parts are drawn."""
+    rows: list[dict[str, Any]] = page.evaluate(
+        """() => [...document.querySelectorAll('[data-run]')].map(row => {
+             const id = row.dataset.run;
+             const pinned = document.querySelector(`[data-run-pinned="${CSS.escape(id)}"]`);
+             return {
+               id,
+               cells: [...row.querySelectorAll('.grid-cell')].map(c => c.textContent),
+               pinnedCells: pinned && [...pinned.querySelectorAll('.grid-cell')].map(c => c.textContent),
+               top: row.getBoundingClientRect().top,
+               pinnedTop: pinned ? pinned.getBoundingClientRect().top : null,
+             };
+           })"""
+    )
+    return rows
+
+
+def scroll_to(page: Any, table: Any, top: int) -> None:
+    table.evaluate("(grid, top) => { grid.scrollTop = top; }", top)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def test_every_scrolled_row_shows_its_own_run(page: Any, table: Any, many_runs: dict[str, str]) -> None:
+    order = sorted(many_runs, key=many_runs.__getitem__)  # sorted by parameters/i, as the names
+    for top in (0, 7 * ROW_HEIGHT, 25 * ROW_HEIGHT, 3 * ROW_HEIGHT, RUNS * ROW_HEIGHT):
+        scroll_to(page, table, top)
+        rows = rendered_rows(page)
+        assert rows
+        header = min(r["top"] for r in rows) - min(order.index(r["id"]) for r in rows) * ROW_HEIGHT
+        for row in rows:
+            name = many_runs[row["id"]]
+            # The id and the name in the pinned part, the name and parameters/i in the others.
+            assert row["pinnedCells"] is not None and row["id"] in row["pinnedCells"], row
+            assert name in row["cells"] and str(int(name[4:])) in row["cells"], row
+            # Drawn in its place in the sort order, level with its pinned part.
+            assert row["top"] == header + order.index(row["id"]) * ROW_HEIGHT, row
+            assert row["pinnedTop"] == row["top"], row
+    # At the end, the last run is shown.
+    expect(page.locator(f'[data-run="{order[-1]}"]')).to_be_in_viewport()
+
+
+def test_hover_follows_its_run_when_the_row_scrolls_away(page: Any, table: Any) -> None:
+    scroll_to(page, table, 0)
+    first = rendered_rows(page)[0]["id"]
+    cell = page.locator(f'[data-run="{first}"] .grid-cell').last
+    cell.hover()  # the pointer stays at the cell's centre
+    box = cell.bounding_box()
+    pointer = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.locator(f'[data-run="{first}"]')).to_have_class("grid-row hovered")
+    element = page.locator(f'[data-run="{first}"]').element_handle()
+    # Far enough that the hovered row leaves the window and its elements show another run; read in
+    # the frame the table scrolled in.
+    now_shown, lit, under_pointer = table.evaluate(
+        """async (grid, [element, x, y]) => {
+             grid.scrollTop = 40 * 32;
+             await new Promise(requestAnimationFrame);
+             const lit = [...document.querySelectorAll('.grid-row.hovered')]
+               .map(r => r.dataset.run ?? r.dataset.runPinned);
+             const under = document.elementFromPoint(x, y)?.closest('[data-run]')?.dataset.run ?? null;
+             return [element.dataset.run, lit, under];
+           }""",
+        [element, *pointer],
+    )
+    assert now_shown != first
+    # The run now in the hovered row's elements is lit only if the pointer is over it.
+    if now_shown != under_pointer:
+        assert now_shown not in lit, (now_shown, lit)
+    assert set(lit) <= {first, under_pointer}, lit
+
+
+def test_a_runs_link_opens_its_page_in_the_app(page: Any, table: Any, ui_server: UiServer) -> None:
+    scroll_to(page, table, 30 * ROW_HEIGHT)
+    row = rendered_rows(page)[10]["id"]
+    page.evaluate("() => { window.__samePage = true; }")
+    page.get_by_role("link", name=row, exact=True).click()
+    expect(page).to_have_url(f"{ui_server.url}/p/{MANY}/runs/{row}")
+    expect(page.get_by_test_id("run-id")).to_have_text(row)
+    assert page.evaluate("() => window.__samePage === true")  # no reload: the app navigated
+
+    # With a modifier key the browser opens it, in a new tab.
+    page.go_back()
+    expect(page.get_by_test_id("row-count")).to_have_text(f"{RUNS} runs")
+    scroll_to(page, table, 30 * ROW_HEIGHT)
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name=row, exact=True).click(modifiers=["Control"])
+    expect(opened.value).to_have_url(f"{ui_server.url}/p/{MANY}/runs/{row}")
+    expect(page).to_have_url(re.compile(rf"/p/{MANY}\?"))  # this tab stays on the table
