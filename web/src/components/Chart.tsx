@@ -3,6 +3,7 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { WHOLE_INCREMENTS, wholeTickLabels } from "../lib/wholeTicks";
 
 export interface ChartSeries {
   label: string;
@@ -19,6 +20,8 @@ export interface ChartProps {
   xLabel?: string;
   /** x holds unix seconds: a time axis. */
   xTime?: boolean;
+  /** x holds whole numbers (trial numbers): ticks and labels at whole numbers only. */
+  xWhole?: boolean;
   logY?: boolean;
   logX?: boolean;
   /** Shown over the chart when what it draws is not every point (null: exact). */
@@ -93,14 +96,14 @@ function dots(size: number): uPlot.Series.PathBuilder {
 }
 
 export function Chart(props: ChartProps) {
-  const { title, series, xLabel, xTime = false, logY = false, logX = false, note, zoom, onZoom } = props;
+  const { title, series, xLabel, xTime = false, xWhole = false, logY = false, logX = false, note, zoom, onZoom } = props;
   const height = props.height ?? 260;
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const onZoomRef = useRef(onZoom);
   onZoomRef.current = onZoom;
   // Structure that needs a new plot; data alone is set in place.
-  const shape = `${series.map((s) => `${s.label}|${s.color}|${s.points ? 1 : 0}`).join(";")}|${xTime}|${logY}|${logX}|${height}`;
+  const shape = `${series.map((s) => `${s.label}|${s.color}|${s.points ? 1 : 0}`).join(";")}|${xTime}|${xWhole}|${logY}|${logX}|${height}`;
 
   useEffect(() => {
     const el = box.current;
@@ -119,7 +122,12 @@ export function Chart(props: ChartProps) {
         y: { auto: true, distr: logY ? 3 : 1, range: logY ? undefined : padded },
       },
       axes: [
-        { label: xLabel, stroke: "#555", grid: { stroke: "#eee" } },
+        {
+          label: xLabel,
+          stroke: "#555",
+          grid: { stroke: "#eee" },
+          ...(xWhole ? { incrs: WHOLE_INCREMENTS, values: (_u: uPlot, splits: number[]) => wholeTickLabels(splits) } : {}),
+        },
         { stroke: "#555", grid: { stroke: "#eee" }, size: 60 },
       ],
       series: [

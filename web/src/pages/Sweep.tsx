@@ -89,6 +89,7 @@ export function SweepPage() {
             key={o}
             title={o}
             xLabel="trial"
+            xWhole
             note={null}
             series={[
               { label: "trial value", color: colorFor(0), x: h.numbers, y: h.values, points: true },
