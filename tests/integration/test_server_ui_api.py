@@ -19,6 +19,7 @@ from despina.backends.http import HttpBackend
 from despina.client import field_types as ft
 from despina.client.operations import AppendPoints
 from despina.server.app import create_app, open_state
+from despina.server.routers import live
 from despina.server.settings import ServerSettings
 from despina.store.base import RunCreate
 
@@ -118,6 +119,25 @@ def test_the_change_feed_returns_only_what_changed_since_the_cursor(server: Serv
     started = time.monotonic()
     woke = server.http.get(f"{API}/changes", params={"since": first["cursor"], "wait": 10}, timeout=20).json()
     assert woke["runs"] == [b] and time.monotonic() - started < 5
+
+
+def test_a_long_poll_stops_when_its_client_goes(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    polls: list[float] = []
+    real = live._modified_since
+
+    def counted(*args: Any) -> Any:
+        polls.append(time.monotonic())
+        return real(*args)
+
+    monkeypatch.setattr(live, "_modified_since", counted)
+    cursor = server.http.get(f"{API}/changes", params={"since": 0}).json()["cursor"]
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up after 1 s, closing its connection
+        server.http.get(f"{API}/changes", params={"since": cursor, "wait": 20}, timeout=1)
+    time.sleep(1.0)  # the server notices at its next poll, half a second on
+    seen = len(polls)
+    time.sleep(2.0)  # a poll still going would read four more times in this
+    assert len(polls) == seen, f"{len(polls) - seen} reads after the client left"
+    assert seen >= 3  # it did poll while the client waited
 
 
 def _events(stream: Iterator[str]) -> Iterator[tuple[str, Any]]:

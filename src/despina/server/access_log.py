@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import Request, Response
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("despina.access")
 
@@ -20,27 +20,47 @@ class JsonFormatter(logging.Formatter):
         return json.dumps({"time": round(record.created, 3), "level": record.levelname, **payload})
 
 
-async def log_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        return response
-    finally:
-        principal = getattr(request.state, "principal", None)
-        logger.info(
-            {
-                "event": "request",
-                "method": request.method,
-                "path": request.url.path,
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "client": request.client.host if request.client else None,
-                "user": getattr(principal, "username", None),
-                "bytes_in": int(request.headers.get("content-length") or 0),
-            }
-        )
+class AccessLogMiddleware:
+    """Logs each HTTP request when its handling ends: method, path, status, duration, client, user.
+
+    A plain ASGI middleware, not Starlette's `BaseHTTPMiddleware` (`app.middleware("http")`): that
+    one hands the app a `receive` of its own, through which an endpoint never sees its client leave,
+    so a long poll went on polling for a page already closed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            headers = Headers(scope=scope)
+            principal = scope.get("state", {}).get("principal")  # set by the auth dependency
+            client = scope.get("client")
+            logger.info(
+                {
+                    "event": "request",
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": client[0] if client else None,
+                    "user": getattr(principal, "username", None),
+                    "bytes_in": int(headers.get("content-length") or 0),
+                }
+            )
 
 
 def configure_access_log(stream_handler: logging.Handler | None = None) -> None:

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from despina.exceptions import ProjectNotFoundError, RunNotFoundError, SchemaVersionError
-from despina.server.access_log import log_request
+from despina.server.access_log import AccessLogMiddleware
 from despina.server.auth.service import AccessService
 from despina.server.blob_links import BlobLinks
 from despina.server.routers import (
@@ -94,7 +94,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
     # The auth helpers read these two directly.
     app.state.access = own_state.access
     app.state.settings = settings
-    app.middleware("http")(log_request)
+    app.add_middleware(AccessLogMiddleware)
 
     @app.exception_handler(RunNotFoundError)
     async def run_not_found(_request: Request, exc: RunNotFoundError) -> JSONResponse:
