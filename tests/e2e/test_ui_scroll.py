@@ -110,6 +110,18 @@ def test_hover_follows_its_run_when_the_row_scrolls_away(page: Any, table: Any) 
     assert set(lit) <= {first, under_pointer}, lit
 
 
+def test_a_focused_checkbox_does_not_pass_to_the_run_scrolled_into_its_row(page: Any, table: Any) -> None:
+    scroll_to(page, table, 0)
+    first = rendered_rows(page)[0]["id"]
+    page.get_by_label(f"select {first}", exact=True).focus()
+    scroll_to(page, table, 40 * ROW_HEIGHT)  # the first run's row now shows another run
+    focused = page.evaluate("() => document.activeElement?.getAttribute('aria-label') ?? null")
+    assert focused in (None, f"select {first}"), focused
+    page.keyboard.press("Space")  # selects nothing it was not pointed at
+    page.wait_for_timeout(200)
+    assert "sel=" not in page.url or f"sel={first}" in page.url, page.url
+
+
 def test_a_runs_link_opens_its_page_in_the_app(page: Any, table: Any, ui_server: UiServer) -> None:
     scroll_to(page, table, 30 * ROW_HEIGHT)
     row = rendered_rows(page)[10]["id"]

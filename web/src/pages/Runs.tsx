@@ -7,7 +7,7 @@ import {
   useReactTable,
 } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, errorDetail, projectParams, unwrap } from "../api/client";
 import { fetchRows, type RunsQuery, type SavedView, useProjectPaths, useRuns, useViews } from "../api/hooks";
@@ -134,8 +134,14 @@ function Cell({
   );
 }
 
-interface RowCellsProps {
+interface RowPartProps {
   row: Row;
+  /** Where the row is drawn, in pixels from the top of the table's rows. */
+  top: number;
+  left: number;
+  width: number;
+  /** The pinned columns' part of the row (`data-run-pinned`), or the others' (`data-run`). */
+  pinnedPart: boolean;
   columns: CellLayout[];
   selected: boolean;
   project: string;
@@ -143,10 +149,14 @@ interface RowCellsProps {
   font: string;
 }
 
-/** memo's test for RowCells, without the two key lists React's shallow comparison builds a row. */
-function sameRowCells(a: RowCellsProps, b: RowCellsProps): boolean {
+/** memo's test for RowPart, without the two key lists React's shallow comparison builds a row. */
+function sameRowPart(a: RowPartProps, b: RowPartProps): boolean {
   return (
     a.row === b.row &&
+    a.top === b.top &&
+    a.left === b.left &&
+    a.width === b.width &&
+    a.pinnedPart === b.pinnedPart &&
     a.columns === b.columns &&
     a.selected === b.selected &&
     a.project === b.project &&
@@ -155,23 +165,31 @@ function sameRowCells(a: RowCellsProps, b: RowCellsProps): boolean {
   );
 }
 
-/** Cells of one row, in a row's part: its pinned columns or the others. */
-const RowCells = memo(function RowCells({
-  row,
-  columns,
-  selected,
-  project,
-  onToggle,
-  font,
-}: RowCellsProps) {
+/**
+ * One part of a row (its pinned columns, or the rendered others) and its cells. Memoised: a
+ * scrolled frame renders only the rows whose slot took another run, not the forty others.
+ */
+const RowPart = memo(function RowPart({ row, top, left, width, pinnedPart, columns, selected, project, onToggle, font }: RowPartProps) {
+  const id = runIdOf(row);
+  const marks = pinnedPart ? { "data-run-pinned": id } : { "data-run": id };
+  // Focus (a checkbox, a link) belongs to the run, not to the slot: when the slot takes another
+  // run, a focused control in it lets go, or a key press would act on a run never chosen.
+  const element = useRef<HTMLDivElement>(null);
+  const shownRun = useRef(id);
+  useLayoutEffect(() => {
+    if (shownRun.current === id) return;
+    shownRun.current = id;
+    const focused = document.activeElement;
+    if (focused instanceof HTMLElement && element.current?.contains(focused)) focused.blur();
+  }, [id]);
   return (
-    <>
+    <div ref={element} className={`grid-row ${selected ? "selected" : ""}`} style={{ transform: `translateY(${top}px)`, left, width }} {...marks}>
       {columns.map((col) => (
         <Cell key={col.id} row={row} col={col} project={project} selected={selected} onToggle={onToggle} font={font} />
       ))}
-    </>
+    </div>
   );
-}, sameRowCells);
+}, sameRowPart);
 
 /**
  * The visible rows, and in them the visible columns. The virtualisers' scroll state lives here, so a
@@ -241,29 +259,39 @@ function GridBody({
   return (
     <>
       <div className="grid-pinned" style={{ width: pinnedWidth, height: rows.length * ROW_HEIGHT }}>
-        {slotted.map(({ index, slot }) => {
-          const row = rows[index];
-          const id = runIdOf(row);
-          const isSelected = selected.has(id);
-          return (
-            <div key={slot} className={`grid-row ${isSelected ? "selected" : ""}`} style={{ transform: `translateY(${index * ROW_HEIGHT}px)`, width: pinnedWidth }} data-run-pinned={id}>
-              <RowCells row={row} columns={pinned} selected={isSelected} project={project} onToggle={onToggle} font={font} />
-            </div>
-          );
-        })}
+        {slotted.map(({ index, slot }) => (
+          <RowPart
+            key={slot}
+            row={rows[index]}
+            top={index * ROW_HEIGHT}
+            left={0}
+            width={pinnedWidth}
+            pinnedPart
+            columns={pinned}
+            selected={selected.has(runIdOf(rows[index]))}
+            project={project}
+            onToggle={onToggle}
+            font={font}
+          />
+        ))}
       </div>
-      {slotted.map(({ index, slot }) => {
-        const row = rows[index];
-        const id = runIdOf(row);
-        const isSelected = selected.has(id);
-        // A row spans its rendered cells only: a full-width row (thousands of pixels) invalidated
-        // every tile across the table when it was added or removed, for cells not rendered anyway.
-        return (
-          <div key={slot} className={`grid-row ${isSelected ? "selected" : ""}`} style={{ transform: `translateY(${(index + 1) * ROW_HEIGHT}px)`, left: skipped, width: shownWidth }} data-run={id}>
-            <RowCells row={row} columns={shown} selected={isSelected} project={project} onToggle={onToggle} font={font} />
-          </div>
-        );
-      })}
+      {/* A row spans its rendered cells only: a full-width row (thousands of pixels) invalidated
+          every tile across the table when it was added or removed, for cells not rendered anyway. */}
+      {slotted.map(({ index, slot }) => (
+        <RowPart
+          key={slot}
+          row={rows[index]}
+          top={(index + 1) * ROW_HEIGHT}
+          left={skipped}
+          width={shownWidth}
+          pinnedPart={false}
+          columns={shown}
+          selected={selected.has(runIdOf(rows[index]))}
+          project={project}
+          onToggle={onToggle}
+          font={font}
+        />
+      ))}
     </>
   );
 }
