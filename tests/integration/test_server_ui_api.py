@@ -204,3 +204,18 @@ def test_one_request_downsamples_every_line_of_a_compare_chart(server: Server) -
     assert np.frombuffer(second["max_value"], "<f8").max() == 199 * 2  # the largest point survives
     assert not_logged["exact"] is True and not_logged["steps"] == b""
     assert "CAS-99" in unknown["error"]  # the other lines still draw
+
+    # The same lines as the chart draws them (what the compare page asks for).
+    drawn = msgpack.unpackb(
+        server.http.get(
+            f"{API}/series/buckets",
+            params={"run_id": [*runs, "CAS-99"], "path": ["loss"], "buckets": 50, "form": "line"},
+        ).content,
+        raw=False,
+    )
+    first, second, not_logged, unknown = drawn
+    x, y = np.frombuffer(second["x"], "<f8"), np.frombuffer(second["y"], "<f8")
+    assert second["total"] == 200 and "count" not in second
+    assert np.all(np.diff(x) > 0) and y.max() == 199 * 2 and np.array_equal(y, x * 2)
+    assert first["total"] == 100
+    assert not_logged["exact"] is True and "CAS-99" in unknown["error"]

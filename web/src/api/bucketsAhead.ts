@@ -50,6 +50,8 @@ export async function requestManyBuckets(req: ManyBucketsRequest, signal?: Abort
         step_min: req.stepMin ?? undefined,
         step_max: req.stepMax ?? undefined,
         timestamps: req.timestamps || undefined,
+        // The line the chart draws, not each bucket's eight arrays: a third of the bytes.
+        form: "line",
       },
     },
     parseAs: "arrayBuffer",

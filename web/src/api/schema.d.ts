@@ -2008,6 +2008,8 @@ export interface operations {
                 step_min?: number | null;
                 step_max?: number | null;
                 timestamps?: boolean;
+                /** @description `buckets`: the arrays of each bucket; `line`: the line a chart draws (x, y, t). */
+                form?: "buckets" | "line";
             };
             header?: never;
             path: {

@@ -1,6 +1,6 @@
 import { encode } from "@msgpack/msgpack";
 import { describe, expect, it } from "vitest";
-import { appendPoints, bucketsToLine, decodeBuckets, smooth } from "./series";
+import { appendPoints, bucketsBodyToView, bucketsToLine, decodeBuckets, smooth } from "./series";
 
 const bytes = (values: number[]) => new Uint8Array(new Float64Array(values).buffer);
 
@@ -65,6 +65,18 @@ describe("series for charts", () => {
     });
     expect(Array.from(line.x)).toEqual([2, 3]);
     expect(Array.from(line.t ?? [])).toEqual([102, 103]);
+  });
+
+  it("decodes a line as the server draws it (form=line): its points, and the total it stands for", () => {
+    const view = bucketsBodyToView({ exact: false, total: 5000, x: bytes([2, 3, 10]), y: bytes([9, -7, NaN]) });
+    expect(view.exact).toBe(false);
+    expect(view.total).toBe(5000);
+    expect(Array.from(view.x)).toEqual([2, 3, 10]);
+    expect(Array.from(view.y.slice(0, 2))).toEqual([9, -7]);
+    expect(Number.isNaN(view.y[2])).toBe(true);
+    expect(view.t).toBeNull();
+    const timed = bucketsBodyToView({ exact: false, total: 10, x: bytes([1]), y: bytes([2]), t: bytes([100]) });
+    expect(Array.from(timed.t ?? [])).toEqual([100]);
   });
 
   it("decodes the server's msgpack (exact and bucketed)", () => {

@@ -80,11 +80,15 @@ export function decodeBuckets(buffer: ArrayBuffer): SeriesView {
   return bucketsBodyToView(decode(new Uint8Array(buffer)) as Record<string, unknown>);
 }
 
-/** One downsampled line as the server sends it (`exact` points, or per-bucket arrays) as a view. */
+/** One downsampled line as the server sends it (`exact` points, per-bucket arrays, or the line
+ * through them: `x`, `y`, `t`, `total`) as a view. */
 export function bucketsBodyToView(body: Record<string, unknown>): SeriesView {
   if (body.exact) {
     const x = f64(body.steps);
     return { x, y: f64(body.values), t: f64(body.timestamps), exact: true, total: x.length };
+  }
+  if (body.x !== undefined) {
+    return { x: f64(body.x), y: f64(body.y), t: body.t === undefined ? null : f64(body.t), exact: false, total: Number(body.total) };
   }
   const arrays: Record<string, Float64Array> = {};
   for (const corner of CORNERS) {
