@@ -560,8 +560,8 @@ export function RunsPage() {
 
   const leafColumns = [...table.getLeftVisibleLeafColumns(), ...table.getCenterVisibleLeafColumns()];
   const totalWidth = leafColumns.reduce((a, c) => a + c.getSize(), 0);
-  // Cells of a row re-render only when the row, its columns or its selection change: a scroll frame
-  // moves rows (their `top`) without rendering their cells again.
+  // One layout object per set of columns and widths, so that a row part (RowPart, memoised) renders
+  // again only when its run, its columns or its selection change.
   const layoutKey = leafColumns.map((c) => `${c.id}:${c.getSize()}:${c.getIsPinned() === "left" ? c.getStart("left") : ""}`).join("|");
   const cellLayout = useMemo<CellLayout[]>(
     () =>
