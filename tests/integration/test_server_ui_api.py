@@ -140,6 +140,28 @@ def test_a_long_poll_stops_when_its_client_goes(server: Server, monkeypatch: pyt
     assert seen >= 3  # it did poll while the client waited
 
 
+def test_a_live_stream_stops_when_its_client_goes(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_id = server.run("watched")
+    reads: list[float] = []
+    real = server.state.store.get_run
+
+    def counted(*args: Any) -> Any:
+        reads.append(time.monotonic())
+        return real(*args)
+
+    monkeypatch.setattr(server.state.store, "get_run", counted)
+    with server.http.stream(
+        "GET", f"{API}/runs/{run_id}/live", params={"seconds": 60}, timeout=30
+    ) as response:
+        assert response.status_code == 200
+        time.sleep(1.5)  # the stream polls the run twice a second
+    time.sleep(1.0)  # the server notices at its next poll
+    seen = len(reads)
+    time.sleep(2.0)
+    assert len(reads) == seen, f"{len(reads) - seen} reads after the client left"
+    assert seen >= 3
+
+
 def _events(stream: Iterator[str]) -> Iterator[tuple[str, Any]]:
     kind = None
     for line in stream:
