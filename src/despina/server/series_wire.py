@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from despina.store.base import SeriesBuckets
 
@@ -48,23 +49,16 @@ def line_body(result: SeriesBuckets) -> dict[str, Any]:
     assert result.min_value is not None and result.max_value is not None
     assert result.first_value is not None and result.last_value is not None
     low_first = result.min_step <= result.max_step
-    # Per bucket four candidates in drawing order: first, the earlier extreme, the later, last.
-    steps = np.column_stack(
-        (
-            result.first_step,
-            np.where(low_first, result.min_step, result.max_step),
-            np.where(low_first, result.max_step, result.min_step),
-            result.last_step,
+
+    def in_drawing_order(part: str) -> npt.NDArray[np.float64]:
+        """Per bucket, `part` (step, value or time) of its first point, its earlier extreme, its
+        later extreme and its last point: a bucket per row."""
+        first, low, high, last = (
+            getattr(result, f"{corner}_{part}") for corner in ("first", "min", "max", "last")
         )
-    )
-    values = np.column_stack(
-        (
-            result.first_value,
-            np.where(low_first, result.min_value, result.max_value),
-            np.where(low_first, result.max_value, result.min_value),
-            result.last_value,
-        )
-    )
+        return np.column_stack((first, np.where(low_first, low, high), np.where(low_first, high, low), last))
+
+    steps, values = in_drawing_order("step"), in_drawing_order("value")
     keep = np.column_stack(
         (
             ~np.isfinite(result.first_value),
@@ -83,15 +77,6 @@ def line_body(result: SeriesBuckets) -> dict[str, Any]:
         "x": np.ascontiguousarray(x[fresh], "<f8").tobytes(),
         "y": np.ascontiguousarray(y[fresh], "<f8").tobytes(),
     }
-    if result.min_time is not None and result.max_time is not None:
-        assert result.first_time is not None and result.last_time is not None
-        times = np.column_stack(
-            (
-                result.first_time,
-                np.where(low_first, result.min_time, result.max_time),
-                np.where(low_first, result.max_time, result.min_time),
-                result.last_time,
-            )
-        )
-        body["t"] = np.ascontiguousarray(times[keep][fresh], "<f8").tobytes()
+    if result.min_time is not None:  # asked for: all four corners carry times
+        body["t"] = np.ascontiguousarray(in_drawing_order("time")[keep][fresh], "<f8").tobytes()
     return body
