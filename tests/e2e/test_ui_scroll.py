@@ -1,6 +1,9 @@
 """Scrolling a runs table longer than the window: the table renders a window of rows and hands the
 elements of a row scrolled out to the row scrolled in, so each check here is that a row's elements
-show that row's run, wherever the table has been scrolled to. And the runs' links open in the app."""
+show that row's run, wherever the table has been scrolled to. And the runs' links open in the app.
+
+There are more runs than the table's first page: the rows after it come from a page read in the
+background, which a worker decodes (web/src/api/pageDecoder)."""
 
 from __future__ import annotations
 
@@ -14,19 +17,19 @@ from ui_browser import UiServer
 from ui_seed import client_env, quiet_run
 
 MANY = "team/many"
-RUNS = 60
+RUNS = 130  # the first page holds 100 (web/src/api/runsPage.ts, FIRST_PAGE)
 ROW_HEIGHT = 32  # px, as the table draws them
 
 
 @pytest.fixture(scope="module")
 def many_runs(ui_server: UiServer) -> dict[str, str]:
-    """Sixty runs (more than a window of rows) through the client: run id -> name."""
+    """More runs than a window of rows and than the first page, through the client: run id -> name."""
     names: dict[str, str] = {}
     with client_env(ui_server.url, ui_server.root / "client-many"):
         for i in range(RUNS):
-            run = quiet_run(project=MANY, name=f"run-{i:02d}")
+            run = quiet_run(project=MANY, name=f"run-{i:03d}")
             run["parameters/i"] = i
-            names[run["sys/id"].fetch()] = f"run-{i:02d}"
+            names[run["sys/id"].fetch()] = f"run-{i:03d}"
             run.stop()
     return names
 
@@ -64,7 +67,8 @@ def scroll_to(page: Any, table: Any, top: int) -> None:
 
 def test_every_scrolled_row_shows_its_own_run(page: Any, table: Any, many_runs: dict[str, str]) -> None:
     order = sorted(many_runs, key=many_runs.__getitem__)  # sorted by parameters/i, as the names
-    for top in (0, 7 * ROW_HEIGHT, 25 * ROW_HEIGHT, 3 * ROW_HEIGHT, RUNS * ROW_HEIGHT):
+    # Rows of the first page, then of the page the worker decoded, then back.
+    for top in (0, 7 * ROW_HEIGHT, 25 * ROW_HEIGHT, 105 * ROW_HEIGHT, 3 * ROW_HEIGHT, RUNS * ROW_HEIGHT):
         scroll_to(page, table, top)
         rows = rendered_rows(page)
         assert rows
@@ -79,6 +83,9 @@ def test_every_scrolled_row_shows_its_own_run(page: Any, table: Any, many_runs: 
             assert row["pinnedTop"] == row["top"], row
     # At the end, the last run is shown.
     expect(page.locator(f'[data-run="{order[-1]}"]')).to_be_in_viewport()
+    # The page after the first was decoded off the main thread (the worker loaded under the
+    # page's Content-Security-Policy).
+    assert any("pageDecoder" in worker.url for worker in page.workers), [w.url for w in page.workers]
 
 
 def test_hover_follows_its_run_when_the_row_scrolls_away(page: Any, table: Any) -> None:

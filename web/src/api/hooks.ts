@@ -2,15 +2,16 @@
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { api, projectParams, unwrap } from "./client";
 import { fetchRunsPage, FIRST_PAGE, NEXT_PAGE, type RunsQuery, takeFirstPage } from "./runsPage";
-import { decodeFields, type Field, type Row } from "./wire";
+import type { TableRow } from "./rowPage";
+import { decodeFields, type Field } from "./wire";
 
-export { BASE_COLUMNS, effectiveQuery, fetchRunsPage, FIRST_PAGE, NEXT_PAGE, type RunsQuery } from "./runsPage";
+export { BASE_COLUMNS, effectiveQuery, fetchRunRecords, fetchRunsPage, FIRST_PAGE, NEXT_PAGE, type RunsQuery } from "./runsPage";
 
 export function useRuns(q: RunsQuery) {
   return useInfiniteQuery({
     queryKey: ["runs", q],
     queryFn: async ({ pageParam }) => {
-      if (pageParam) return fetchRunsPage(q, NEXT_PAGE, pageParam);
+      if (pageParam) return fetchRunsPage(q, NEXT_PAGE, pageParam, true);
       return (await takeFirstPage(q)) ?? fetchRunsPage(q, FIRST_PAGE);
     },
     initialPageParam: null as string | null,
@@ -20,7 +21,7 @@ export function useRuns(q: RunsQuery) {
 }
 
 /** Rows of some runs only (live updates patch the table with these). */
-export async function fetchRows(q: RunsQuery, runIds: string[]): Promise<Row[]> {
+export async function fetchRows(q: RunsQuery, runIds: string[]): Promise<TableRow[]> {
   const ids = runIds.map((id) => JSON.stringify(id)).join(", ");
   const page = await fetchRunsPage({ ...q, query: `sys/id in [${ids}]`, trash: q.trash }, runIds.length);
   return page.rows;

@@ -154,8 +154,8 @@ export function formatValue(value: Value): string {
   }
 }
 
-export function tagsOf(row: Row): string[] {
-  const tags = row["sys/tags"]?.value;
+/** A run's tags, from its `sys/tags` value. */
+export function tagsOf(tags: Value | undefined): string[] {
   if (tags && typeof tags === "object" && tags.kind === "set") return tags.items.map(String);
   return [];
 }

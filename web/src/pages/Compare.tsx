@@ -2,7 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { WIDE_CHART_BUCKETS } from "../api/bucketsAhead";
-import { fetchRunsPage } from "../api/hooks";
+import { fetchRunRecords } from "../api/hooks";
 import { fetchManySeriesViews, lineKey, type SeriesView, smooth } from "../api/series";
 import { formatValue, numeric, type Row } from "../api/wire";
 import { Chart, type ChartSeries, colorFor } from "../components/Chart";
@@ -24,11 +24,11 @@ function useCompareRows(project: string, runIds: string[]) {
       // Runs in chunks: a query names at most a few hundred ids.
       for (let i = 0; i < runIds.length; i += 200) {
         const ids = runIds.slice(i, i + 200).map((id) => JSON.stringify(id)).join(", ");
-        const page = await fetchRunsPage(
+        const page = await fetchRunRecords(
           { project, query: `sys/id in [${ids}]`, columns: null, sortBy: "sys/creation_time", ascending: true, trash: false },
           200,
         );
-        rows.push(...page.rows);
+        rows.push(...page);
       }
       const order = new Map(runIds.map((id, i) => [id, i]));
       return rows.sort((a, b) => (order.get(String(a["sys/id"].value)) ?? 0) - (order.get(String(b["sys/id"].value)) ?? 0));

@@ -12,7 +12,8 @@ import { useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, errorDetail, projectParams, unwrap } from "../api/client";
 import { fetchRows, type RunsQuery, type SavedView, useProjectPaths, useRuns, useViews } from "../api/hooks";
 import { runsQueryOf } from "../api/runsPage";
-import { formatValue, numeric, type Row, tagsOf } from "../api/wire";
+import type { TableRow } from "../api/rowPage";
+import { formatValue, numeric, tagsOf } from "../api/wire";
 import { ColumnPicker } from "../components/ColumnPicker";
 import { QueryBar } from "../components/QueryBar";
 import { StateBadge } from "../components/StateBadge";
@@ -29,7 +30,7 @@ const ROW_OVERSCAN = 6;
 const COLUMN_OVERSCAN = 1;
 // A cell's horizontal padding and right border (.grid-cell), and a pixel of slack for rounding.
 const CELL_CHROME = 8 + 8 + 1 + 1;
-type Page = { rows: Row[]; next: string | null };
+type Page = { rows: TableRow[]; next: string | null };
 
 /** True from the frame after `ready` first turned true: work that can wait starts after a paint. */
 function useAfterFirstPaint(ready: boolean): boolean {
@@ -49,8 +50,8 @@ function useAfterFirstPaint(ready: boolean): boolean {
   return painted;
 }
 
-function runIdOf(row: Row): string {
-  return String(row["sys/id"]?.value ?? "");
+function runIdOf(row: TableRow): string {
+  return row.id;
 }
 
 /** A running run's badge with its elapsed time: only these cells read the ticking clock. */
@@ -85,7 +86,7 @@ function Cell({
   onToggle,
   font,
 }: {
-  row: Row;
+  row: TableRow;
   col: CellLayout;
   project: string;
   selected: boolean;
@@ -108,18 +109,18 @@ function Cell({
       </a>
     );
   } else if (path === "sys/state") {
-    const state = String(row[path]?.value ?? "");
-    const started = numeric(row["sys/creation_time"]?.value ?? null);
+    const state = String(row.value(path) ?? "");
+    const started = numeric(row.value("sys/creation_time") ?? null);
     content =
-      state === "running" ? <RunningBadge started={started} /> : <StateBadge state={state} failed={row["sys/failed"]?.value === true} />;
+      state === "running" ? <RunningBadge started={started} /> : <StateBadge state={state} failed={row.value("sys/failed") === true} />;
   } else if (path === "sys/tags") {
-    content = <Tags tags={tagsOf(row)} />;
+    content = <Tags tags={tagsOf(row.value(path))} />;
   } else {
-    const field = row[path];
-    if (field) {
-      const text = formatValue(field.value);
+    const value = row.value(path);
+    if (value !== undefined) {
+      const text = formatValue(value);
       const fits = font !== "" && textFits(text, font, col.width - CELL_CHROME);
-      const className = `grid-cell${typeof numeric(field.value) === "number" ? " num" : ""}${fits ? " fits" : ""}`;
+      const className = `grid-cell${typeof numeric(value) === "number" ? " num" : ""}${fits ? " fits" : ""}`;
       return (
         <div className={className} style={style} title={text}>
           {text}
@@ -135,7 +136,7 @@ function Cell({
 }
 
 interface RowPartProps {
-  row: Row;
+  row: TableRow;
   /** Where the row is drawn, in pixels from the top of the table's rows. */
   top: number;
   left: number;
@@ -208,7 +209,7 @@ function GridBody({
   onToggle,
 }: {
   scroller: React.RefObject<HTMLDivElement | null>;
-  rows: Row[];
+  rows: TableRow[];
   selected: Set<string>;
   cells: CellLayout[];
   project: string;
@@ -522,16 +523,16 @@ export function RunsPage() {
   }, [painted, runs.hasNextPage, runs.isFetchingNextPage, runs.isError, runs]);
 
   const shownColumns = ["sys/id", "sys/name", "sys/state", "sys/tags", ...columns.filter((c) => !["sys/id", "sys/name", "sys/state", "sys/tags"].includes(c))];
-  const columnDefs = useMemo<ColumnDef<Row>[]>(
+  const columnDefs = useMemo<ColumnDef<TableRow>[]>(
     () => [
       { id: "select", size: 36, enableResizing: false, header: () => null, cell: () => null },
       ...shownColumns.map(
-        (path): ColumnDef<Row> => ({
+        (path): ColumnDef<TableRow> => ({
           id: path,
           header: path,
           size: path === "sys/id" ? 100 : path === "sys/name" ? 180 : 140,
           minSize: 60,
-          accessorFn: (row) => row[path]?.value ?? null,
+          accessorFn: (row) => row.value(path) ?? null,
         }),
       ),
     ],
