@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -115,6 +116,30 @@ def test_downsampled_series_keep_the_extremes(served: http_tests.Served, backend
         headers={"Authorization": f"Bearer {served.token}"},
     )
     assert refused.status_code == 422 and "only float series" in refused.json()["detail"]
+
+
+def test_one_series_comes_as_the_line_a_chart_draws(served: http_tests.Served, backend: HttpBackend) -> None:
+    import msgpack
+
+    def line(**params: object) -> dict[str, Any]:
+        answer = httpx.get(
+            f"{served.url}/api/v1/projects/{PROJECT}/runs/CAS-1/series/buckets",
+            params={"path": "long", "buckets": 100, "form": "line", **params},
+            headers={"Authorization": f"Bearer {served.token}"},
+        )
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = msgpack.unpackb(answer.content, raw=False)
+        return body
+
+    drawn = line()
+    x, y = (np.frombuffer(drawn[k], "<f8") for k in ("x", "y"))
+    assert drawn["exact"] is False and drawn["total"] == 30_000 and "count" not in drawn
+    assert np.all(np.diff(x) > 0) and len(x) <= 4 * 100
+    assert y.max() == pytest.approx(1.0, abs=1e-4)  # the largest point survives, as in the buckets
+    timed = line(timestamps=True)
+    assert len(np.frombuffer(timed["t"], "<f8")) == len(np.frombuffer(timed["x"], "<f8"))
+    zoomed = line(step_min=1000.0, step_max=1049.0)  # few points: exact, in either form
+    assert zoomed["exact"] is True and len(np.frombuffer(zoomed["steps"], "<f8")) == 50
 
 
 def test_the_client_reads_the_same_over_http_and_locally(

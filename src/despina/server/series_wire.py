@@ -3,12 +3,25 @@ as its buckets, or as the line a chart draws through them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from fastapi import Query
 
 from despina.store.base import SeriesBuckets
+
+SeriesForm = Literal["buckets", "line"]
+# The `form` query parameter of the endpoints that send downsampled series.
+FormQuery = Annotated[
+    SeriesForm,
+    Query(description="`buckets`: the arrays of each bucket; `line`: the line a chart draws (x, y, t)."),
+]
+
+
+def series_body(result: SeriesBuckets, form: SeriesForm) -> dict[str, Any]:
+    """The body of one downsampled series in the form asked for."""
+    return line_body(result) if form == "line" else buckets_body(result)
 
 
 def buckets_body(result: SeriesBuckets) -> dict[str, Any]:

@@ -414,7 +414,8 @@ export interface paths {
          *     `exact` true with `steps`, `timestamps`, `values`, or per bucket `count` (int64) and `first_step`,
          *     `first_value`, `last_step`, `last_value`, `min_step`, `min_value`, `max_step`, `max_value`
          *     (float64), with `timestamps` also `first_time`, `last_time`, `min_time`, `max_time` (unix
-         *     seconds, for a time axis); arrays are raw little-endian bytes.
+         *     seconds, for a time axis); arrays are raw little-endian bytes. With `form=line`, the line a chart
+         *     draws instead of the buckets: `x`, `y` (and `t`) and `total` (despina.server.series_wire.line_body).
          */
         get: operations["get_series_buckets"];
         put?: never;
@@ -1888,6 +1889,8 @@ export interface operations {
                 step_min?: number | null;
                 step_max?: number | null;
                 timestamps?: boolean;
+                /** @description `buckets`: the arrays of each bucket; `line`: the line a chart draws (x, y, t). */
+                form?: "buckets" | "line";
             };
             header?: never;
             path: {

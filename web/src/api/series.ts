@@ -23,83 +23,21 @@ function f64(raw: unknown): Float64Array {
   return new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
-/** The sum of little-endian int64s (bucket counts), read as 32-bit halves: a BigInt per bucket
- * cost a compare page tens of milliseconds. */
-function sumI64(raw: unknown): number {
-  const bytes = raw as Uint8Array;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let total = 0;
-  for (let at = 0; at + 8 <= bytes.byteLength; at += 8) {
-    total += view.getUint32(at, true) + view.getInt32(at + 4, true) * 2 ** 32;
-  }
-  return total;
-}
-
-const CORNERS = ["first", "min", "max", "last"] as const;
-
-/**
- * A line through each bucket's smallest and largest points in step order. A bucket is one or two
- * pixel columns wide (WIDE_CHART_BUCKETS), so the stroke from its min to its max is the whole
- * bucket's picture: its first and last points lie between them, and drawing them would double the
- * vertices to place and rasterise for nothing visible. A bucket whose first or last value is not
- * a number keeps that point, so a gap stays a gap. With the buckets' times (`min_time`...), `t`
- * holds each point's time, for a time axis.
- */
-export function bucketsToLine(b: Record<string, Float64Array>): { x: Float64Array; y: Float64Array; t: Float64Array | null } {
-  const n = b.min_step.length;
-  const { first_step: fs, first_value: fv, min_step: ns, min_value: nv, max_step: xs, max_value: xv, last_step: ls, last_value: lv } = b;
-  const { first_time: ft, min_time: nt, max_time: xt, last_time: lt } = b;
-  const timed = nt !== undefined;
-  const x = new Float64Array(n * 4);
-  const y = new Float64Array(n * 4);
-  const t = timed ? new Float64Array(n * 4) : null;
-  let k = 0;
-  const put = (s: number, v: number, time: number) => {
-    if (k > 0 && x[k - 1] === s) return; // one point can be first, min, max and last at once
-    x[k] = s;
-    y[k] = v;
-    if (t) t[k] = time;
-    k++;
-  };
-  for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(fv[i])) put(fs[i], fv[i], timed ? ft[i] : 0);
-    const lowFirst = ns[i] <= xs[i];
-    if (lowFirst) {
-      put(ns[i], nv[i], timed ? nt[i] : 0);
-      put(xs[i], xv[i], timed ? xt[i] : 0);
-    } else {
-      put(xs[i], xv[i], timed ? xt[i] : 0);
-      put(ns[i], nv[i], timed ? nt[i] : 0);
-    }
-    if (!Number.isFinite(lv[i])) put(ls[i], lv[i], timed ? lt[i] : 0);
-  }
-  return { x: x.slice(0, k), y: y.slice(0, k), t: t ? t.slice(0, k) : null };
-}
-
 export function decodeBuckets(buffer: ArrayBuffer): SeriesView {
   return bucketsBodyToView(decode(new Uint8Array(buffer)) as Record<string, unknown>);
 }
 
-/** One downsampled line as the server sends it (`exact` points, per-bucket arrays, or the line
- * through them: `x`, `y`, `t`, `total`) as a view. */
+/**
+ * One downsampled line as the server sends it with `form=line`: its `exact` points, or the line a
+ * chart draws through its buckets (`x`, `y`, `t`, `total`; despina.server.series_wire.line_body).
+ */
 export function bucketsBodyToView(body: Record<string, unknown>): SeriesView {
   if (body.exact) {
     const x = f64(body.steps);
     return { x, y: f64(body.values), t: f64(body.timestamps), exact: true, total: x.length };
   }
-  if (body.x !== undefined) {
-    return { x: f64(body.x), y: f64(body.y), t: body.t === undefined ? null : f64(body.t), exact: false, total: Number(body.total) };
-  }
-  const arrays: Record<string, Float64Array> = {};
-  for (const corner of CORNERS) {
-    for (const part of ["step", "value", "time"]) {
-      const name = `${corner}_${part}`;
-      if (body[name] !== undefined) arrays[name] = f64(body[name]);
-    }
-  }
-  const total = sumI64(body.count);
-  const { x, y, t } = bucketsToLine(arrays);
-  return { x, y, t, exact: false, total };
+  if (body.x === undefined) throw new Error("the server sent a series as buckets, not as the line to draw");
+  return { x: f64(body.x), y: f64(body.y), t: body.t === undefined ? null : f64(body.t), exact: false, total: Number(body.total) };
 }
 
 export interface SeriesRequest {
@@ -123,6 +61,7 @@ export async function fetchSeriesView(req: SeriesRequest, signal?: AbortSignal):
           buckets: req.buckets,
           step_min: req.stepMin ?? undefined,
           step_max: req.stepMax ?? undefined,
+          form: "line",
         },
       },
       parseAs: "arrayBuffer",

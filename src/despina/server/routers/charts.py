@@ -3,7 +3,7 @@ compare page of a hundred runs asks once instead of once per line."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgpack
 from fastapi import APIRouter, Depends, Query, Response
@@ -13,7 +13,7 @@ from despina.exceptions import DespinaError
 from despina.server.auth.dependencies import ProjectAccess, project_access
 from despina.server.auth.principal import Role
 from despina.server.routers.runs import MSGPACK, RUN_ID_PATTERN
-from despina.server.series_wire import buckets_body, line_body
+from despina.server.series_wire import FormQuery, series_body
 from despina.server.state import ServerState, server_state
 
 router = APIRouter(tags=["charts"])
@@ -40,10 +40,7 @@ async def get_many_series_buckets(
     step_min: float | None = None,
     step_max: float | None = None,
     timestamps: bool = False,
-    form: Annotated[
-        Literal["buckets", "line"],
-        Query(description="`buckets`: the arrays of each bucket; `line`: the line a chart draws (x, y, t)."),
-    ] = "buckets",
+    form: FormQuery = "buckets",
 ) -> Response:
     """Every path of every run, downsampled as by `get_series_buckets`, in one msgpack list of
     `{run_id, path, ...}`; a line a run does not have carries `error` instead of points."""
@@ -60,7 +57,7 @@ async def get_many_series_buckets(
             if isinstance(result, DespinaError):  # no such run or not a float series: the others draw
                 line["error"] = str(result)
             else:
-                line.update(line_body(result) if form == "line" else buckets_body(result))
+                line.update(series_body(result, form))
             lines.append(line)
         packed: bytes = msgpack.packb(lines, use_bin_type=True)
         return packed

@@ -16,7 +16,7 @@ from despina.exceptions import FieldTypeError, QueryError
 from despina.server.auth.dependencies import ProjectAccess, get_principal, project_access
 from despina.server.auth.principal import Principal, Role
 from despina.server.routers.catalog import project_activity
-from despina.server.series_wire import buckets_body
+from despina.server.series_wire import FormQuery, series_body
 from despina.server.state import ServerState, server_state
 from despina.store.base import RunCreate
 from despina.store.gc_pause import cyclic_gc_paused
@@ -314,12 +314,14 @@ async def get_series_buckets(
     step_min: float | None = None,
     step_max: float | None = None,
     timestamps: bool = False,
+    form: FormQuery = "buckets",
 ) -> Response:
     """A float series downsampled for a chart (see despina.store.base.SeriesBuckets), as msgpack:
     `exact` true with `steps`, `timestamps`, `values`, or per bucket `count` (int64) and `first_step`,
     `first_value`, `last_step`, `last_value`, `min_step`, `min_value`, `max_step`, `max_value`
     (float64), with `timestamps` also `first_time`, `last_time`, `min_time`, `max_time` (unix
-    seconds, for a time axis); arrays are raw little-endian bytes."""
+    seconds, for a time axis); arrays are raw little-endian bytes. With `form=line`, the line a chart
+    draws instead of the buckets: `x`, `y` (and `t`) and `total` (despina.server.series_wire.line_body)."""
     step_range = None if step_min is None and step_max is None else (step_min, step_max)
     try:
         result = await run_in_threadpool(
@@ -329,5 +331,5 @@ async def get_series_buckets(
         )
     except FieldTypeError as exc:
         raise HTTPException(422, str(exc)) from exc
-    body = buckets_body(result)
+    body = series_body(result, form)
     return Response(msgpack.packb(body, use_bin_type=True), media_type=MSGPACK)
