@@ -1,18 +1,19 @@
 // Runs-table rows held column by column, in typed arrays where the values are numbers.
 //
 // Decoded one object per cell (a field, its value, a series' summary and a box for each of its
-// numbers), 10,000 runs x 30 columns took about 45 MB of the page's heap: the garbage collector
-// marks every one of those objects in each full collection, and its pauses were what was left of
-// the frames the runs table dropped while scrolling. Held here, a number costs 8 bytes and a
-// series' summary 57, and a page of rows is a few dozen objects whatever its size. A cell's value
-// is built again when it is read, which the table does for the few hundred cells it draws.
+// numbers), 10,000 runs x 30 columns took about 45 MB of the page's heap, every object of it for
+// the garbage collector to mark in each full collection (100,000 runs would be about 450 MB). Held
+// here, a number costs 10 bytes (its value, its type, how it is held) and a float series' summary
+// 59, and a page of rows is a few dozen objects whatever its size (the heap after loading 10,000
+// runs: 48-83 MB before, 21 MB). A cell's value is built again when it is read, which the table
+// does for the few hundred cells it draws.
 //
 // The columns are plain data (PageData), built from the parsed JSON by pageData: a worker builds
 // them for the pages read in the background (api/pageDecoder), so that the parsed JSON, a few
 // megabytes of short-lived objects a page, never enters the page's own heap.
 import { decodeValue, type Field, type SeriesSummary, type Value } from "./wire";
 
-/** How a row holds its value of a column (`PageColumn.held`). */
+/** How a row holds its value of a column (`ColumnData.held`). */
 const MISSING = 0;
 const NUMBER = 1;
 /** A series whose summary is all numbers and nulls (a float series): the summary is in `stats`. */
