@@ -6,6 +6,7 @@ import math
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pytest
 from ui_browser import ServerThread, UiServer, painted_pixels, require_browser, screenshot, ui_settings
@@ -219,6 +220,35 @@ def test_select_runs_and_compare(page: Any, ui_server: UiServer) -> None:
     page.get_by_test_id("scatter").locator("canvas").wait_for()
     assert painted_pixels(page.get_by_test_id("scatter")) > 0  # the runs' points are drawn
     screenshot(page, "4-compare-scatter")
+
+
+def test_every_run_the_query_matches_is_compared_through_a_short_link(page: Any, ui_server: UiServer) -> None:
+    # The header's checkbox selects the query, not a list of ids: a link naming thousands of runs
+    # one by one would not fit in a request line, so it could not be reloaded or shared.
+    page.goto(ui_server.url + TABLE + '?q=sys/name matches "resnet"')
+    wait_rows(page, 6)
+    page.get_by_label("select every run the query matches").check()
+    expect(page).to_have_url(re.compile(r"sel=\*"))
+    expect(page.get_by_text("6 selected")).to_be_visible()
+    page.get_by_test_id("compare-button").click()
+    page.wait_for_url(re.compile(r"/compare\?.*all=1"))
+    assert "runs=" not in page.url and "resnet" in unquote_plus(page.url)
+    heading = page.get_by_role("heading", name=re.compile("Comparing"))
+    expect(heading).to_contain_text("Comparing 6 runs")
+    page.reload()
+    expect(heading).to_contain_text("Comparing 6 runs")
+    page.get_by_test_id("legend").get_by_text("lr=0.1", exact=False).wait_for()
+    # Back in the table, the same query with every run selected.
+    page.get_by_role("link", name="back to the table").click()
+    wait_rows(page, 6)
+    expect(page.get_by_text("6 selected")).to_be_visible()
+    expect(page.get_by_label("select VIS-5")).to_be_checked()
+    # A run unticked turns the selection into the runs named.
+    page.get_by_label("select VIS-5").uncheck()
+    expect(page.get_by_text("5 selected")).to_be_visible()
+    page.get_by_test_id("compare-button").click()
+    page.wait_for_url(re.compile(r"/compare\?runs="))
+    expect(heading).to_contain_text("Comparing 5 runs")
 
 
 def test_run_page_charts_zoom_and_files(page: Any, ui_server: UiServer) -> None:

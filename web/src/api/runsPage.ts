@@ -12,6 +12,14 @@ export const FIRST_PAGE = 100; // small, so the first rows show at once
 // the tab is closed or reloaded, and the next first page waits behind it (500 rows: about 0.2 s of
 // server work; 2,000 rows left up to a second, which showed as first rows 0.5-1 s later).
 export const NEXT_PAGE = 500;
+/** Rows per request when only the runs' ids are wanted (fetchMatchingRunIds). */
+const IDS_PAGE = 5000;
+/**
+ * `sel` of the runs table's link for "every run the query matches" (its header checkbox), and the
+ * compare page's `all=1`: a link that named thousands of runs one by one would not fit in a request
+ * line (uvicorn refuses one over 16 KB), so it could not be reloaded or shared.
+ */
+export const SELECT_ALL = "*";
 /** Columns every runs-table row carries, whatever else is shown. */
 export const BASE_COLUMNS = ["sys/id", "sys/name", "sys/state", "sys/failed", "sys/tags", "sys/creation_time"];
 /** Columns of a runs table whose link names none. */
@@ -91,6 +99,28 @@ export async function fetchRunsPage(q: RunsQuery, limit: number, cursor?: string
   const body = await unwrap(request(q, limit, cursor, "arrayBuffer"));
   const { page, next } = await decodeOffThread(body as ArrayBuffer);
   return { rows: new RowPage(page).rows(), next };
+}
+
+/** The ids of every run `q` matches, in its order. */
+export async function fetchMatchingRunIds(q: RunsQuery): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: RunsPage = await fetchRunsPage({ ...q, columns: [] }, IDS_PAGE, cursor, true);
+    for (const row of page.rows) ids.push(row.id);
+    cursor = page.next;
+  } while (cursor);
+  return ids;
+}
+
+/** The link parameters of a query (as runsQueryOf reads them back), without its columns. */
+export function queryParams(q: Pick<RunsQuery, "query" | "sortBy" | "ascending" | "trash">): URLSearchParams {
+  const params = new URLSearchParams();
+  if (q.query) params.set("q", q.query);
+  if (q.sortBy !== "sys/creation_time") params.set("sort", q.sortBy);
+  if (q.ascending) params.set("asc", "1");
+  if (q.trash) params.set("trash", "1");
+  return params;
 }
 
 /** Runs with every field decoded into a record: for pages that read a few hundred runs at most. */

@@ -3,6 +3,7 @@ import { useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { WIDE_CHART_BUCKETS } from "../api/bucketsAhead";
 import { fetchRunRecords } from "../api/hooks";
+import { fetchMatchingRunIds, queryParams, runsQueryOf, SELECT_ALL } from "../api/runsPage";
 import { fetchManySeriesViews, lineKey, type SeriesView, smooth } from "../api/series";
 import { formatValue, numeric, type Row } from "../api/wire";
 import { Chart, type ChartSeries, colorFor } from "../components/Chart";
@@ -94,7 +95,16 @@ export function ComparePage() {
   const { workspace, project: name } = useParams();
   const project = `${workspace}/${name}`;
   const [params, setParams] = useSearchParams();
-  const runIds = getList(params, "runs");
+  // `all=1`: every run the runs table's query (q, sort, asc, trash) matches; else the runs named.
+  const matching = params.get("all") === "1" ? runsQueryOf(project, params) : null;
+  const matched = useQuery({
+    queryKey: ["matching-runs", matching],
+    enabled: matching !== null,
+    queryFn: () => fetchMatchingRunIds(matching!),
+    staleTime: 60_000,
+  });
+  const named = getList(params, "runs");
+  const runIds = matching ? (matched.data ?? []) : named;
   const tab = (TABS as readonly string[]).includes(params.get("tab") ?? "") ? (params.get("tab") as (typeof TABS)[number]) : "charts";
   const xAxis = (["step", "relative", "wall"].includes(params.get("x") ?? "") ? params.get("x") : "step") as XAxis;
   const logY = params.get("log") === "1";
@@ -105,6 +115,7 @@ export function ComparePage() {
   const set = (key: string, value: string | string[] | null) => setParams((p) => setParam(p, key, value), { replace: true });
 
   const rowsQuery = useCompareRows(project, runIds);
+  const backToTable = setParam(matching ? queryParams(matching) : new URLSearchParams(), "sel", matching ? SELECT_ALL : runIds).toString();
   const rows = useMemo(() => rowsQuery.data ?? [], [rowsQuery.data]);
   const allPaths = useMemo(() => [...new Set(rows.flatMap((r) => Object.keys(r)))].sort(), [rows]);
   const seriesPaths = useMemo(
@@ -135,10 +146,13 @@ export function ComparePage() {
     retry: false,
   });
 
+  if (matching && matched.isError) return <p className="error">{String(matched.error)}</p>;
+  if (matching && !matched.data) return <p className="loading">Finding the runs the query matches…</p>;
   if (!runIds.length)
     return (
       <p className="muted page">
-        No runs chosen. Select runs in the <Link to={`/p/${workspace}/${name}`}>runs table</Link> and press Compare.
+        {matching ? "No runs match the query. " : "No runs chosen. "}
+        Select runs in the <Link to={`/p/${workspace}/${name}`}>runs table</Link> and press Compare.
       </p>
     );
   if (rowsQuery.isError) return <p className="error">{String(rowsQuery.error)}</p>;
@@ -148,7 +162,7 @@ export function ComparePage() {
     <section className="page compare-page">
       <h1>
         Comparing {rows.length} runs
-        <Link className="small" to={`/p/${workspace}/${name}?sel=${runIds.join(",")}`}>
+        <Link className="small" to={`/p/${workspace}/${name}?${backToTable}`}>
           back to the table
         </Link>
       </h1>

@@ -11,7 +11,7 @@ import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useStat
 import { useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, errorDetail, projectParams, unwrap } from "../api/client";
 import { fetchRows, type RunsQuery, type SavedView, useProjectPaths, useRuns, useViews } from "../api/hooks";
-import { runsQueryOf } from "../api/runsPage";
+import { queryParams, runsQueryOf, SELECT_ALL } from "../api/runsPage";
 import type { TableRow } from "../api/rowPage";
 import { formatValue, numeric, tagsOf } from "../api/wire";
 import { ColumnPicker } from "../components/ColumnPicker";
@@ -485,7 +485,9 @@ export function RunsPage() {
   // The same reading of the link as the first page's read-ahead (api/runsPage), so that it is used.
   const { query, columns, sortBy, ascending, trash } = runsQueryOf(project, params);
   const pinned = getList(params, "pin");
-  const selected = useMemo(() => new Set(getList(params, "sel")), [params]);
+  // `sel=*`: every run the query matches (the header's checkbox); else the runs named.
+  const selectsAll = params.get("sel") === SELECT_ALL;
+  const named = useMemo(() => new Set(getList(params, "sel")), [params]);
   const [picker, setPicker] = useState(false);
   const [viewsOpen, setViewsOpen] = useState(false);
   const [sizing, setSizing] = useState<ColumnSizingState>(() => {
@@ -514,6 +516,7 @@ export function RunsPage() {
   // first request the server answers is the one that shows rows.
   const paths = useProjectPaths(project, painted);
   const rows = useMemo(() => runs.data?.pages.flatMap((p) => p.rows) ?? [], [runs.data]);
+  const selected = useMemo(() => (selectsAll ? new Set(rows.map(runIdOf)) : named), [selectsAll, rows, named]);
   const queryError = runs.isError ? errorDetail(runs.error).detail : null;
 
   // The rest of the pages load in the background, after the first rows are painted: scrolling to
@@ -665,7 +668,11 @@ export function RunsPage() {
         <button
           disabled={selected.size === 0}
           data-testid="compare-button"
-          onClick={() => navigate(`/p/${workspace}/${name}/compare?runs=${[...selected].join(",")}`)}
+          onClick={() => {
+            // Every run of the query: the compare link holds the query, not thousands of ids.
+            const which = selectsAll ? setParam(queryParams({ query, sortBy, ascending, trash }), "all", "1") : `runs=${[...selected].join(",")}`;
+            navigate(`/p/${workspace}/${name}/compare?${which.toString()}`);
+          }}
         >
           Compare
         </button>
@@ -723,9 +730,9 @@ export function RunsPage() {
                   {path === "select" ? (
                     <input
                       type="checkbox"
-                      aria-label="select all loaded runs"
+                      aria-label="select every run the query matches"
                       checked={rows.length > 0 && selected.size === rows.length}
-                      onChange={() => update("sel", selected.size === rows.length ? null : rows.map(runIdOf))}
+                      onChange={() => update("sel", selected.size === rows.length ? null : SELECT_ALL)}
                     />
                   ) : (
                     <>
