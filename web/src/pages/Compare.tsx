@@ -3,7 +3,7 @@ import { useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { WIDE_CHART_BUCKETS } from "../api/bucketsAhead";
 import { fetchRunRecords } from "../api/hooks";
-import { fetchMatchingRunIds, queryParams, runsQueryOf, SELECT_ALL } from "../api/runsPage";
+import { fetchMatchingRecords, queryParams, type RunsQuery, runsQueryOf, SELECT_ALL } from "../api/runsPage";
 import { fetchManySeriesViews, lineKey, type SeriesView, smooth } from "../api/series";
 import { formatValue, numeric, type Row } from "../api/wire";
 import { Chart, type ChartSeries, colorFor } from "../components/Chart";
@@ -16,13 +16,17 @@ import { getList, getRange, setParam } from "../lib/url";
 type XAxis = "step" | "relative" | "wall";
 const TABS = ["charts", "table", "parallel", "scatter", "data"] as const;
 
-function useCompareRows(project: string, runIds: string[]) {
+/**
+ * The compared runs with every field: the runs named (in chunks: a query names at most a few hundred
+ * ids), or with `matching` every run that query matches, read page by page in its order.
+ */
+function useCompareRows(project: string, runIds: string[], matching: RunsQuery | null) {
   return useQuery({
-    queryKey: ["compare-rows", project, runIds],
-    enabled: runIds.length > 0,
+    queryKey: ["compare-rows", project, matching ?? runIds],
+    enabled: matching !== null || runIds.length > 0,
     queryFn: async () => {
+      if (matching) return fetchMatchingRecords({ ...matching, columns: null });
       const rows: Row[] = [];
-      // Runs in chunks: a query names at most a few hundred ids.
       for (let i = 0; i < runIds.length; i += 200) {
         const ids = runIds.slice(i, i + 200).map((id) => JSON.stringify(id)).join(", ");
         const page = await fetchRunRecords(
@@ -97,25 +101,16 @@ export function ComparePage() {
   const [params, setParams] = useSearchParams();
   // `all=1`: every run the runs table's query (q, sort, asc, trash) matches; else the runs named.
   const matching = params.get("all") === "1" ? runsQueryOf(project, params) : null;
-  const matched = useQuery({
-    queryKey: ["matching-runs", matching],
-    enabled: matching !== null,
-    queryFn: () => fetchMatchingRunIds(matching!),
-    staleTime: 60_000,
-  });
   const named = getList(params, "runs");
-  const runIds = matching ? (matched.data ?? []) : named;
   const tab = (TABS as readonly string[]).includes(params.get("tab") ?? "") ? (params.get("tab") as (typeof TABS)[number]) : "charts";
   const xAxis = (["step", "relative", "wall"].includes(params.get("x") ?? "") ? params.get("x") : "step") as XAxis;
   const logY = params.get("log") === "1";
   const smoothing = Math.min(0.99, Math.max(0, Number(params.get("smooth") ?? 0) || 0));
   const zoom = getRange(params, "zoom");
   const onlyDiff = params.get("diff") === "1";
-  const baseline = params.get("base") ?? runIds[0];
   const set = (key: string, value: string | string[] | null) => setParams((p) => setParam(p, key, value), { replace: true });
 
-  const rowsQuery = useCompareRows(project, runIds);
-  const backToTable = setParam(matching ? queryParams(matching) : new URLSearchParams(), "sel", matching ? SELECT_ALL : runIds).toString();
+  const rowsQuery = useCompareRows(project, named, matching);
   const rows = useMemo(() => rowsQuery.data ?? [], [rowsQuery.data]);
   const allPaths = useMemo(() => [...new Set(rows.flatMap((r) => Object.keys(r)))].sort(), [rows]);
   const seriesPaths = useMemo(
@@ -127,6 +122,10 @@ export function ComparePage() {
   const differing = useMemo(() => differingPaths(rows, params_), [rows, params_]);
   const labels = useMemo(() => rows.map((r) => legendLabel(r, differing)), [rows, differing]);
   const orderedIds = useMemo(() => rows.map((r) => String(r["sys/id"].value)), [rows]);
+  // The runs compared: those named, or (all=1) those the query matched, once read.
+  const runIds = matching ? orderedIds : named;
+  const baseline = params.get("base") ?? runIds[0];
+  const backToTable = setParam(matching ? queryParams(matching) : new URLSearchParams(), "sel", matching ? SELECT_ALL : runIds).toString();
   // Every line of every chart in one request (get_many_series_buckets), not one per line; on a time
   // axis the buckets carry their points' times. It names the runs of the URL, so with the series in
   // the URL too it starts at once, beside the runs' fields rather than after them (lines are found
@@ -146,8 +145,8 @@ export function ComparePage() {
     retry: false,
   });
 
-  if (matching && matched.isError) return <p className="error">{String(matched.error)}</p>;
-  if (matching && !matched.data) return <p className="loading">Finding the runs the query matches…</p>;
+  if (rowsQuery.isError) return <p className="error">{String(rowsQuery.error)}</p>;
+  if (matching && !rowsQuery.data) return <p className="loading">Loading the runs the query matches…</p>;
   if (!runIds.length)
     return (
       <p className="muted page">
@@ -155,7 +154,6 @@ export function ComparePage() {
         Select runs in the <Link to={`/p/${workspace}/${name}`}>runs table</Link> and press Compare.
       </p>
     );
-  if (rowsQuery.isError) return <p className="error">{String(rowsQuery.error)}</p>;
   if (!rowsQuery.data) return <p className="loading">Loading {runIds.length} runs…</p>;
 
   return (
