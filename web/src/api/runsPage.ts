@@ -17,7 +17,8 @@ const RECORDS_PAGE = 1000;
 /**
  * `sel` of the runs table's link for "every run the query matches" (its header checkbox), and the
  * compare page's `all=1`: a link that named thousands of runs one by one would not fit in a request
- * line (uvicorn refuses one over 16 KB), so it could not be reloaded or shared.
+ * (uvicorn's httptools parser refuses one of 64 KB, about 6,000 run ids), so it could not be
+ * reloaded or shared.
  */
 export const SELECT_ALL = "*";
 /** Columns every runs-table row carries, whatever else is shown. */
@@ -111,7 +112,7 @@ export function queryParams(q: Pick<RunsQuery, "query" | "sortBy" | "ascending" 
   return params;
 }
 
-/** Runs with every field decoded into a record: for pages that read a few hundred runs at most. */
+/** Runs with every field decoded into a record (the compare page's rows). */
 export async function fetchRunRecords(q: RunsQuery, limit: number): Promise<Row[]> {
   const raw = (await unwrap(request(q, limit))) as RawPage;
   return raw.rows.map(decodeRow);
