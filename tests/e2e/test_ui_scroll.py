@@ -3,7 +3,10 @@ elements of a row scrolled out to the row scrolled in, so each check here is tha
 show that row's run, wherever the table has been scrolled to. And the runs' links open in the app.
 
 There are more runs than the table's first page: the rows after it come from a page read in the
-background, which a worker decodes (web/src/api/pageDecoder)."""
+background, which a worker decodes (web/src/api/pageDecoder).
+
+The compare page's side-by-side table of the same runs is a column per run, far wider than the page:
+it too draws only what is in view, and each drawn cell must hold its own column's run's value."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_browser import UiServer
+from ui_browser import UiServer, screenshot
 from ui_seed import client_env, quiet_run
 
 MANY = "team/many"
@@ -146,3 +149,51 @@ def test_a_runs_link_opens_its_page_in_the_app(page: Any, table: Any, ui_server:
         page.get_by_role("link", name=row, exact=True).click(modifiers=["Control"])
     expect(opened.value).to_have_url(f"{ui_server.url}/p/{MANY}/runs/{row}")
     expect(page).to_have_url(re.compile(rf"/p/{MANY}\?"))  # this tab stays on the table
+
+
+def side_cells(page: Any, path: str) -> dict[str, str]:
+    """The rendered cells of one field's row of the side-by-side table: run id -> text."""
+    cells: dict[str, str] = page.evaluate(
+        """(path) => Object.fromEntries([...document.querySelectorAll(
+             `[data-testid=side-by-side] [data-path="${CSS.escape(path)}"] [role=cell]`)]
+             .map(c => [c.dataset.run, c.textContent]))""",
+        path,
+    )
+    return cells
+
+
+def test_the_side_by_side_table_of_many_runs_renders_what_is_in_view(
+    page: Any, ui_server: UiServer, many_runs: dict[str, str]
+) -> None:
+    # A column per run: 130 runs are far wider than the page, and only those in view are drawn.
+    page.set_viewport_size({"width": 1000, "height": 500})
+    page.goto(f"{ui_server.url}/p/{MANY}/compare?all=1&sort=parameters/i&asc=1&tab=table")
+    heading = page.get_by_role("heading", name=re.compile("Comparing"))
+    expect(heading).to_contain_text(f"Comparing {RUNS} runs")
+    order = sorted(many_runs, key=many_runs.__getitem__)
+    grid = page.get_by_test_id("side-by-side")
+    grid.locator('[data-path="parameters/i"]').wait_for()
+    heads = grid.locator("[role=columnheader][data-run]")
+    assert 2 <= heads.count() < 15, heads.count()
+    # The first run is the baseline; every drawn cell holds the value of its own column's run.
+    assert heads.first.get_attribute("data-run") == order[0]
+    for where in (0, 60 * 180, RUNS * 180):
+        grid.evaluate("(g, left) => { g.scrollLeft = left; }", where)
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        cells = side_cells(page, "parameters/i")
+        assert order[0] in cells and len(cells) > 2, cells
+        for run_id, text in cells.items():
+            assert text == str(order.index(run_id)), (run_id, text)
+    # Scrolled to the end: the last run is in view, and the baseline stays beside the field names.
+    expect(grid.locator(f'[role=columnheader][data-run="{order[-1]}"]')).to_be_in_viewport()
+    base_box = grid.locator(f'[role=columnheader][data-run="{order[0]}"]').bounding_box()
+    assert base_box is not None and abs(base_box["x"] - grid.bounding_box()["x"] - 280) < 2, base_box
+    # Another run pinned as the baseline takes the pinned column, and the cells that differ from it
+    # are marked.
+    grid.locator(f'[role=columnheader][data-run="{order[-1]}"]').get_by_title("pin as baseline").click()
+    expect(page).to_have_url(re.compile(f"base={order[-1]}"))
+    expect(heads.first).to_have_attribute("data-run", order[-1])
+    row = grid.locator('[data-path="parameters/i"]')
+    expect(row.locator(f'[data-run="{order[-1]}"]')).to_have_class(re.compile("baseline"))
+    expect(row.locator(f'[data-run="{order[-2]}"]')).to_have_class(re.compile("differs"))
+    screenshot(page, "4-compare-table-many")

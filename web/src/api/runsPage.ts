@@ -118,14 +118,18 @@ export async function fetchRunRecords(q: RunsQuery, limit: number): Promise<Row[
   return raw.rows.map(decodeRow);
 }
 
-/** Every run `q` matches, in its order, as records (fetchRunRecords), page after page. */
-export async function fetchMatchingRecords(q: RunsQuery): Promise<Row[]> {
+/**
+ * Every run `q` matches, in its order, as records (fetchRunRecords), page after page; `onProgress`
+ * hears how many are read after each page but the last.
+ */
+export async function fetchMatchingRecords(q: RunsQuery, onProgress?: (read: number) => void): Promise<Row[]> {
   const rows: Row[] = [];
   let cursor: string | null = null;
   do {
     const raw = (await unwrap(request(q, RECORDS_PAGE, cursor))) as RawPage;
     for (const row of raw.rows) rows.push(decodeRow(row));
     cursor = raw.next_cursor;
+    if (cursor) onProgress?.(rows.length);
   } while (cursor);
   return rows;
 }

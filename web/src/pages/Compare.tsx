@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { useMemo } from "react";
+import { useMemo, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { WIDE_CHART_BUCKETS } from "../api/bucketsAhead";
 import { fetchRunRecords } from "../api/hooks";
@@ -9,6 +9,7 @@ import { formatValue, numeric, type Row } from "../api/wire";
 import { Chart, type ChartSeries, colorFor } from "../components/Chart";
 import { DataDiff } from "../components/Artifacts";
 import { ParallelCoords } from "../components/ParallelCoords";
+import { SideBySide } from "../components/SideBySide";
 import { downsampleNote } from "../components/SeriesChart";
 import { differingPaths, legendLabel, parameterPaths } from "../lib/compare";
 import { getList, getRange, setParam } from "../lib/url";
@@ -20,12 +21,13 @@ const TABS = ["charts", "table", "parallel", "scatter", "data"] as const;
  * The compared runs with every field: the runs named (in chunks: a query names at most a few hundred
  * ids), or with `matching` every run that query matches, read page by page in its order.
  */
-function useCompareRows(project: string, runIds: string[], matching: RunsQuery | null) {
+function useCompareRows(project: string, runIds: string[], matching: RunsQuery | null, onProgress: (read: number) => void) {
   return useQuery({
     queryKey: ["compare-rows", project, matching ?? runIds],
     enabled: matching !== null || runIds.length > 0,
     queryFn: async () => {
-      if (matching) return fetchMatchingRecords({ ...matching, columns: null });
+      onProgress(0);
+      if (matching) return fetchMatchingRecords({ ...matching, columns: null }, onProgress);
       const rows: Row[] = [];
       for (let i = 0; i < runIds.length; i += 200) {
         const ids = runIds.slice(i, i + 200).map((id) => JSON.stringify(id)).join(", ");
@@ -34,6 +36,7 @@ function useCompareRows(project: string, runIds: string[], matching: RunsQuery |
           200,
         );
         rows.push(...page);
+        if (rows.length < runIds.length) onProgress(rows.length);
       }
       const order = new Map(runIds.map((id, i) => [id, i]));
       return rows.sort((a, b) => (order.get(String(a["sys/id"].value)) ?? 0) - (order.get(String(b["sys/id"].value)) ?? 0));
@@ -110,7 +113,9 @@ export function ComparePage() {
   const onlyDiff = params.get("diff") === "1";
   const set = (key: string, value: string | string[] | null) => setParams((p) => setParam(p, key, value), { replace: true });
 
-  const rowsQuery = useCompareRows(project, named, matching);
+  // How many runs are read so far: thousands take seconds (about 1 s a thousand on the server).
+  const [read, setRead] = useState(0);
+  const rowsQuery = useCompareRows(project, named, matching, setRead);
   const rows = useMemo(() => rowsQuery.data ?? [], [rowsQuery.data]);
   const allPaths = useMemo(() => [...new Set(rows.flatMap((r) => Object.keys(r)))].sort(), [rows]);
   const seriesPaths = useMemo(
@@ -146,7 +151,8 @@ export function ComparePage() {
   });
 
   if (rowsQuery.isError) return <p className="error">{String(rowsQuery.error)}</p>;
-  if (matching && !rowsQuery.data) return <p className="loading">Loading the runs the query matches…</p>;
+  const progress = read ? ` ${read.toLocaleString("en")} read so far` : "";
+  if (matching && !rowsQuery.data) return <p className="loading">Loading the runs the query matches…{progress}</p>;
   if (!runIds.length)
     return (
       <p className="muted page">
@@ -154,7 +160,7 @@ export function ComparePage() {
         Select runs in the <Link to={`/p/${workspace}/${name}`}>runs table</Link> and press Compare.
       </p>
     );
-  if (!rowsQuery.data) return <p className="loading">Loading {runIds.length} runs…</p>;
+  if (!rowsQuery.data) return <p className="loading">Loading {runIds.length} runs…{progress}</p>;
 
   return (
     <section className="page compare-page">
@@ -286,81 +292,6 @@ function DataTab({
         <span className="muted">Files tracked with track_files: added, removed and changed from A to B.</span>
       </div>
       <DataDiff project={project} runA={runA} runB={runB} />
-    </>
-  );
-}
-
-function SideBySide({
-  rows,
-  paths,
-  onlyDiff,
-  baseline,
-  onBaseline,
-  onOnlyDiff,
-}: {
-  rows: Row[];
-  paths: string[];
-  onlyDiff: boolean;
-  baseline: string;
-  onBaseline: (id: string) => void;
-  onOnlyDiff: () => void;
-}) {
-  const base = rows.find((r) => String(r["sys/id"].value) === baseline) ?? rows[0];
-  const others = rows.filter((r) => r !== base);
-  const ordered = [base, ...others];
-  const shown = onlyDiff ? differingPaths(rows, paths) : paths;
-  return (
-    <>
-      <div className="toolbar">
-        <label className="check">
-          <input type="checkbox" checked={onlyDiff} onChange={onOnlyDiff} data-testid="only-diff" /> only differences
-        </label>
-        <span className="muted">
-          {shown.length} of {paths.length} fields
-        </span>
-      </div>
-      <div className="side-scroll">
-        <table className="plain side-by-side" data-testid="side-by-side">
-          <thead>
-            <tr>
-              <th>field</th>
-              {ordered.map((r) => {
-                const id = String(r["sys/id"].value);
-                return (
-                  <th key={id} className={r === base ? "baseline" : ""}>
-                    {id}{" "}
-                    {r === base ? (
-                      <span className="badge">baseline</span>
-                    ) : (
-                      <button className="link" onClick={() => onBaseline(id)} title="pin as baseline">
-                        pin
-                      </button>
-                    )}
-                  </th>
-                );
-              })}
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((p) => {
-              const bv = base[p] ? formatValue(base[p].value) : "";
-              return (
-                <tr key={p}>
-                  <th className="path">{p}</th>
-                  {ordered.map((r) => {
-                    const v = r[p] ? formatValue(r[p].value) : "";
-                    return (
-                      <td key={String(r["sys/id"].value)} className={r !== base && v !== bv ? "differs" : r === base ? "baseline" : ""}>
-                        {v}
-                      </td>
-                    );
-                  })}
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
     </>
   );
 }
