@@ -35,12 +35,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from despina.client import field_types as ft
-from despina.client.codec import datetime_to_micros, micros_to_datetime
+from despina.client.codec import datetime_to_micros
 from despina.client.operations import (
     AddFileSetEntries,
     AddStrings,
     AppendPoints,
-    ArtifactRef,
     AssignArtifact,
     AssignAtom,
     AssignFile,
@@ -70,6 +69,7 @@ from despina.store.gc_pause import cyclic_gc_paused
 from despina.store.runs_columns import ColumnBuilder, RunsColumns, cell
 from despina.store.series_codec import EvenStride, decode_chunk, decode_chunk_for_buckets, encode_chunk
 from despina.store.sql import schema as t
+from despina.store.sql.field_rows import FIELD_COLUMNS, SERIES_COLUMNS, field_value, series_summary
 from despina.store.sql.migrate import MigrateMode, prepare_schema
 from despina.store.sql.runs_cells import SHOWN_SERIES, CellReader, sys_columns
 from despina.store.sql.runs_query import RunsQuery
@@ -109,12 +109,6 @@ def _ts_to_datetime(ts: float) -> datetime:
 def _float_columns(value: float) -> tuple[float | None, str | None]:
     """SQLite turns NaN into NULL, so NaN is kept as a marker next to a NULL number."""
     return (None, "nan") if math.isnan(value) else (value, None)
-
-
-def _float_from(number: float | None, marker: str | None) -> float | None:
-    if number is None:
-        return math.nan if marker == "nan" else None
-    return float(number)
 
 
 def _derive_key(name: str, taken: set[str]) -> str:
@@ -901,63 +895,27 @@ class SqlStore(Store):
             paths = projections[str(table.name)]
             return true() if paths is None else table.c.path.in_(paths)
 
+        sets = t.string_set_items
         for batch in _batched(run_pks, 500):
-            for row in conn.execute(
-                select(t.fields).where(t.fields.c.run_id.in_(batch), projected(t.fields))
-            ).all():
-                out[row.run_id][row.path] = FieldValue(row.path, row.type, self._field_value(row))
-            for row in conn.execute(
-                select(t.string_set_items).where(
-                    t.string_set_items.c.run_id.in_(batch), projected(t.string_set_items)
-                )
-            ).all():
-                field = out[row.run_id].get(row.path)
+            # Rows as tuples, by position (see field_rows).
+            field_rows = select(*FIELD_COLUMNS).where(t.fields.c.run_id.in_(batch), projected(t.fields))
+            for run_id, path, type_, *stored in conn.execute(field_rows):
+                out[run_id][path] = FieldValue(path, type_, field_value(type_, *stored))
+            set_rows = select(sets.c.run_id, sets.c.path, sets.c.value).where(
+                sets.c.run_id.in_(batch), projected(sets)
+            )
+            for run_id, path, member in conn.execute(set_rows):
+                field = out[run_id].get(path)
                 if field is None or field.type != ft.STRING_SET:
-                    field = out[row.run_id][row.path] = FieldValue(row.path, ft.STRING_SET, set())
-                field.value.add(row.value)
-            for row in conn.execute(
-                select(t.series).where(
-                    t.series.c.run_id.in_(batch), t.series.c.point_count > 0, projected(t.series)
-                )
-            ).all():
-                # (point_count 0: a fork's hidden inheritance; a fork's read-through is added later)
-                out[row.run_id][row.path] = FieldValue(row.path, row.type, self._summary(row))
+                    field = out[run_id][path] = FieldValue(path, ft.STRING_SET, set())
+                field.value.add(member)
+            # (point_count 0: a fork's hidden inheritance; a fork's read-through is added later)
+            series_rows = select(*SERIES_COLUMNS).where(
+                t.series.c.run_id.in_(batch), t.series.c.point_count > 0, projected(t.series)
+            )
+            for run_id, path, type_, *summary in conn.execute(series_rows):
+                out[run_id][path] = FieldValue(path, type_, series_summary(type_, *summary))
         return out
-
-    @staticmethod
-    def _field_value(row: Any) -> Any:
-        if row.type == ft.FLOAT:
-            return _float_from(row.float_value, row.text_value)
-        if row.type == ft.INT:
-            return int(row.int_value)
-        if row.type == ft.BOOL:
-            return bool(row.int_value)
-        if row.type == ft.DATETIME:
-            return micros_to_datetime(int(row.int_value))
-        if row.type == ft.STRING:
-            return row.text_value
-        if row.type == ft.FILE:
-            return FileRef.from_dict(json.loads(row.text_value))
-        if row.type == ft.FILE_SET:
-            return {name: FileRef.from_dict(ref) for name, ref in json.loads(row.text_value or "{}").items()}
-        if row.type == ft.STRING_SET:
-            return set()
-        if row.type == ft.ARTIFACT:
-            return ArtifactRef(row.text_value, int(row.int_value), int(row.float_value), row.blob_sha256)
-        raise ValueError(f"unknown field type {row.type!r}")
-
-    @staticmethod
-    def _summary(row: Any) -> SeriesSummary:
-        if row.type == ft.FLOAT_SERIES:
-            last: Any = _float_from(row.last_float, row.last_text)
-        elif row.type == ft.STRING_SERIES:
-            last = row.last_text
-        else:
-            last = FileRef.from_dict(json.loads(row.last_text)) if row.last_text else None
-        mean = row.sum_value / row.finite_count if row.finite_count else None
-        return SeriesSummary(
-            row.point_count, last, row.last_step, row.last_timestamp, row.min_value, row.max_value, mean
-        )
 
     def _fork_summaries(self, conn: Connection, run: Any) -> dict[str, tuple[str, SeriesSummary]]:
         """Summaries of series a fork reads through from its ancestors, merged with its own points."""
