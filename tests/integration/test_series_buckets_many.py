@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sql_statements import statements_containing
 from store_conformance import PROJECT, floats, ingest, new_run, strings
 
 from despina.exceptions import FieldTypeError, RunNotFoundError
@@ -69,6 +70,26 @@ def test_every_line_is_what_downsampling_it_alone_gives(
     assert loss.count.sum() == (
         6_000 if step_range is None else len(store.series(PROJECT, runs[0].id, "loss", step_range).steps)
     )
+
+
+def test_short_series_of_many_runs_come_whole_from_a_few_queries(store: SqlStore) -> None:
+    """Lines of fewer points than buckets (a comparison of many runs of a few epochs each) come as
+    all their points, read with the others rather than line by line."""
+    runs = [new_run(store) for _ in range(40)]
+    for number, run in enumerate(runs):
+        ingest(store, run, [floats("acc", np.arange(12.0), np.arange(12.0) + number)])
+    lines = [(run.id, "acc") for run in runs]
+
+    with statements_containing(store.read_engine, "series") as statements:
+        results = store.series_buckets_many(PROJECT, lines, buckets=100, step_range=(2.0, None))
+
+    for number, result in enumerate(results):
+        assert isinstance(result, SeriesBuckets) and result.exact and result.points is not None
+        assert result.points.steps.tolist() == list(np.arange(2.0, 12.0))
+        assert result.points.values.tolist() == list(np.arange(2.0, 12.0) + number)
+        assert len(result.points.timestamps) == 10
+    # The series' heads, then their chunks: not a few queries for each of the 40 lines.
+    assert len(statements) <= 4, [sql for sql, _ in statements]
 
 
 def test_buckets_carry_their_points_times_when_asked(store: SqlStore) -> None:
