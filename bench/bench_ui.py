@@ -11,7 +11,10 @@ Figures (median of `--repeat` timings after one warm-up; each timing is a fresh 
 - compare page: 100 runs (`--compare-runs`) x 3 series x 100,000 points (`--points`) from navigation
   to the first frame in which every chart has drawn all its runs (downsampled to 1,000 buckets
   each; timed in the page, as first rows are);
-- live: a point appended by a running script (the client over HTTP) until it is in the open chart.
+- live: a point appended by a running script (the client over HTTP) until it is in the open chart;
+- compare of every run of the runs table (its header checkbox: `compare?all=1`): from navigation to
+  the side-by-side table's first cells, and to every chart's lines (no goal in the issue: "any
+  number of runs").
 
     .venv/bin/python bench/bench_ui.py
     .venv/bin/python bench/bench_ui.py --runs 1000 --compare-runs 10 --points 10000   # quick look
@@ -26,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,7 @@ from despina.store.base import RunCreate  # noqa: E402
 COMPARE_PROJECT = "bench/compare"
 SERIES = ("train/loss", "train/accuracy", "val/loss")
 FRAME_BUDGET_MS = 25.0
+TABS = ("table", "charts")  # the compare page's tabs timed with every run of the table
 
 
 def median_of(work: Callable[[], float], repeat: int) -> float:
@@ -195,6 +200,30 @@ def compare_drawn(browser: Any, url: str, run_ids: list[str], points: int) -> fl
     return elapsed
 
 
+def compare_every_run(browser: Any, url: str, tab: str) -> tuple[float, int]:
+    """Seconds from navigation to a compare page of every run of the runs table (`all=1`, the table's
+    header checkbox) with `tab` drawn: the side-by-side table's first cells, or every chart's lines;
+    and how many runs it compares. Timed from here: these take seconds."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    started = time.perf_counter()
+    page.goto(f"{url}/p/{PROJECT}/compare?all=1&asc=1&tab={tab}")
+    if tab == "table":
+        page.locator("[data-testid=side-by-side] [role=cell]").first.wait_for(timeout=300_000)
+    else:
+        page.wait_for_function(
+            """() => {
+                 const charts = [...document.querySelectorAll('[data-testid^=compare-chart-]')];
+                 return charts.length > 0 && charts.every(c => Number(c.dataset.points) > 0
+                   && !c.querySelector('.chart-title').textContent.includes('loading'));
+               }""",
+            timeout=300_000,
+        )
+    elapsed = time.perf_counter() - started
+    heading = page.get_by_role("heading", name="Comparing").inner_text()
+    page.close()
+    return elapsed, int(heading.split()[1])
+
+
 def live_point(browser: Any, url: str, home: Path) -> float:
     with client_env(url, home):
         run = quiet_run(project=COMPARE_PROJECT, name="live", flush_period=0.1)
@@ -252,6 +281,12 @@ def main() -> None:
                         lambda: compare_drawn(browser, thread.url, run_ids, args.points), args.repeat
                     )
                     live = median_of(lambda: live_point(browser, thread.url, root / "client"), args.repeat)
+
+                    def seconds_to(tab: str) -> float:
+                        return compare_every_run(browser, thread.url, tab)[0]
+
+                    every = {tab: median_of(partial(seconds_to, tab), args.repeat) for tab in TABS}
+                    compared = compare_every_run(browser, thread.url, "table")[1]
                 browser.close()
         finally:
             thread.stop()
@@ -270,6 +305,8 @@ def main() -> None:
     shape = f"{n} runs x 3 series x {args.points:,} points"
     print(f"| compare {shape}: drawn | {compare * 1000:.0f} ms | <= 1.5 s |")
     print(f"| live: appended point in the open chart | {live * 1000:.0f} ms | <= 2 s |")
+    for tab, seconds in every.items():
+        print(f"| compare every run of the table ({compared:,}): {tab} drawn | {seconds:.1f} s | |")
 
 
 if __name__ == "__main__":
