@@ -70,6 +70,17 @@ def test_sweep_page_shows_history_coordinates_importance_and_the_best_trial(
     thick = page.get_by_test_id("parallel-coords").locator('polyline[stroke-width="3"]')
     expect(thick).to_have_count(1)
     expect(thick.locator("title")).to_have_text(f"trial {best.number}")
+    # The pointer between two axes is over the line there (its title is the tooltip), not over the
+    # axes drawn above the lines.
+    pointed = thick.evaluate(
+        """line => {
+             const [a, b] = line.getAttribute('points').split(' ').map(p => p.split(',').map(Number));
+             const box = line.ownerSVGElement.getBoundingClientRect();
+             const hit = document.elementFromPoint(box.x + (a[0] + b[0]) / 2, box.y + (a[1] + b[1]) / 2);
+             return hit?.closest('polyline')?.getAttribute('stroke-width') ?? hit?.tagName ?? null;
+           }"""
+    )
+    assert pointed == "3", pointed
 
     # Importance: both parameters, the one that decides the value first.
     importance = page.get_by_test_id("importance").locator("th")

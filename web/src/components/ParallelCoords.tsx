@@ -99,53 +99,53 @@ export function ParallelCoords({ axes, labels, colors, highlight = null, height 
           <PcLines lines={lines} active={active} labels={labels} colors={colors} highlight={highlight} />
         </svg>
         <svg width={width} height={height} role="img" aria-label="parallel coordinates">
-        {axes.map((a, i) => (
-          <g key={a.key}>
-            <line x1={x(i)} x2={x(i)} y1={top} y2={bottom} stroke="#333" />
-            {scales[i].ticks.map((t) => (
-              <text key={t.label + t.y} x={x(i) + 5} y={t.y + 4} fontSize={10} fill="#555">
-                {t.label}
+          {axes.map((a, i) => (
+            <g key={a.key}>
+              <line x1={x(i)} x2={x(i)} y1={top} y2={bottom} stroke="#333" />
+              {scales[i].ticks.map((t) => (
+                <text key={t.label + t.y} x={x(i) + 5} y={t.y + 4} fontSize={10} fill="#555">
+                  {t.label}
+                </text>
+              ))}
+              <text x={x(i)} y={top - 12} fontSize={11} textAnchor="middle" fill="#111">
+                {a.key.length > 22 ? "…" + a.key.slice(-21) : a.key}
               </text>
-            ))}
-            <text x={x(i)} y={top - 12} fontSize={11} textAnchor="middle" fill="#111">
-              {a.key.length > 22 ? "…" + a.key.slice(-21) : a.key}
-            </text>
-            {brushes[a.key] ? (
-              <rect x={x(i) - 8} width={16} y={Math.min(...brushes[a.key])} height={Math.abs(brushes[a.key][1] - brushes[a.key][0])} fill="rgba(59,91,219,0.25)" stroke="#3b5bdb" />
-            ) : null}
-            {dragRange?.key === a.key ? (
-              <rect x={x(i) - 8} width={16} y={Math.min(dragRange.y0, dragRange.y1)} height={Math.abs(dragRange.y1 - dragRange.y0)} fill="rgba(59,91,219,0.15)" />
-            ) : null}
-            <rect
-              className="brush-area"
-              data-axis={a.key}
-              x={x(i) - 12}
-              width={24}
-              y={top}
-              height={bottom - top}
-              fill="transparent"
-              style={{ cursor: "crosshair" }}
-              onMouseDown={(e) => {
-                drag.current = { key: a.key, y0: svgY(e) };
-                setDragRange({ key: a.key, y0: svgY(e), y1: svgY(e) });
-              }}
-              onMouseMove={(e) => drag.current?.key === a.key && setDragRange({ key: a.key, y0: drag.current.y0, y1: svgY(e) })}
-              onMouseUp={(e) => {
-                const d = drag.current;
-                drag.current = null;
-                setDragRange(null);
-                if (!d) return;
-                const y1 = svgY(e);
-                setBrushes((b) => {
-                  const next = { ...b };
-                  if (Math.abs(y1 - d.y0) < 3) delete next[a.key]; // a click clears the axis' brush
-                  else next[a.key] = [d.y0, y1];
-                  return next;
-                });
-              }}
-            />
-          </g>
-        ))}
+              {brushes[a.key] ? (
+                <rect x={x(i) - 8} width={16} y={Math.min(...brushes[a.key])} height={Math.abs(brushes[a.key][1] - brushes[a.key][0])} fill="rgba(59,91,219,0.25)" stroke="#3b5bdb" />
+              ) : null}
+              {dragRange?.key === a.key ? (
+                <rect x={x(i) - 8} width={16} y={Math.min(dragRange.y0, dragRange.y1)} height={Math.abs(dragRange.y1 - dragRange.y0)} fill="rgba(59,91,219,0.15)" />
+              ) : null}
+              <rect
+                className="brush-area"
+                data-axis={a.key}
+                x={x(i) - 12}
+                width={24}
+                y={top}
+                height={bottom - top}
+                fill="transparent"
+                style={{ cursor: "crosshair" }}
+                onMouseDown={(e) => {
+                  drag.current = { key: a.key, y0: svgY(e) };
+                  setDragRange({ key: a.key, y0: svgY(e), y1: svgY(e) });
+                }}
+                onMouseMove={(e) => drag.current?.key === a.key && setDragRange({ key: a.key, y0: drag.current.y0, y1: svgY(e) })}
+                onMouseUp={(e) => {
+                  const d = drag.current;
+                  drag.current = null;
+                  setDragRange(null);
+                  if (!d) return;
+                  const y1 = svgY(e);
+                  setBrushes((b) => {
+                    const next = { ...b };
+                    if (Math.abs(y1 - d.y0) < 3) delete next[a.key]; // a click clears the axis' brush
+                    else next[a.key] = [d.y0, y1];
+                    return next;
+                  });
+                }}
+              />
+            </g>
+          ))}
         </svg>
       </div>
       <div className="pc-controls">
