@@ -10,8 +10,8 @@ const NUMBER_CHARS = "-+0123456789.eE";
 
 let context: CanvasRenderingContext2D | null | undefined;
 let font = "";
-let widestNumberChar = Infinity;
-const widths = new Map<string, number>();
+/** Per font: the widest number character, and the widths measured. */
+const fonts = new Map<string, { widestNumberChar: number; widths: Map<string, number> }>();
 
 function measurer(): CanvasRenderingContext2D | null {
   if (context === undefined) {
@@ -25,12 +25,18 @@ function measurer(): CanvasRenderingContext2D | null {
   return context;
 }
 
-function useFont(ctx: CanvasRenderingContext2D, cssFont: string): void {
-  if (cssFont === font) return;
-  font = cssFont;
-  ctx.font = cssFont;
-  widths.clear();
-  widestNumberChar = Math.max(...Array.from(NUMBER_CHARS, (c) => ctx.measureText(c).width));
+/** The font's measures, with the canvas set to draw in it. */
+function useFont(ctx: CanvasRenderingContext2D, cssFont: string): { widestNumberChar: number; widths: Map<string, number> } {
+  if (cssFont !== font) {
+    font = cssFont;
+    ctx.font = cssFont;
+  }
+  let measures = fonts.get(cssFont);
+  if (measures === undefined) {
+    measures = { widestNumberChar: Math.max(...Array.from(NUMBER_CHARS, (c) => ctx.measureText(c).width)), widths: new Map() };
+    fonts.set(cssFont, measures);
+  }
+  return measures;
 }
 
 /**
@@ -40,7 +46,7 @@ function useFont(ctx: CanvasRenderingContext2D, cssFont: string): void {
 export function textWidth(text: string, cssFont: string): number {
   const ctx = measurer();
   if (!ctx) return Infinity;
-  useFont(ctx, cssFont);
+  const { widths } = useFont(ctx, cssFont);
   let width = widths.get(text);
   if (width === undefined) {
     if (widths.size >= MAX_REMEMBERED) widths.clear();
@@ -54,7 +60,7 @@ export function textWidth(text: string, cssFont: string): number {
 export function textFits(text: string, cssFont: string, room: number): boolean {
   const ctx = measurer();
   if (!ctx) return false;
-  useFont(ctx, cssFont);
+  const { widestNumberChar } = useFont(ctx, cssFont);
   // A number's characters have no kerning to speak of: its length times the widest bounds it.
   if (NUMBER_TEXT.test(text) && text.length * widestNumberChar <= room) return true;
   return textWidth(text, cssFont) <= room;

@@ -17,6 +17,7 @@ import { formatValue, numeric, tagsOf } from "../api/wire";
 import { ColumnPicker } from "../components/ColumnPicker";
 import { QueryBar } from "../components/QueryBar";
 import { StateBadge } from "../components/StateBadge";
+import { RowsCanvas } from "../components/RowsCanvas";
 import { Tags } from "../components/Tags";
 import { useClock } from "../lib/clock";
 import { slottedRows, windowSize } from "../lib/rowSlots";
@@ -192,13 +193,21 @@ const RowPart = memo(function RowPart({ row, top, left, width, pinnedPart, colum
   );
 }, sameRowPart);
 
+/** How long the table stays still before the rows' text (the elements under the canvas) follows. */
+const SETTLE_MS = 150;
+
 /**
- * The visible rows, and in them the visible columns. The virtualisers' scroll state lives here, so a
- * scroll frame renders this list only, not the page around it (toolbar, query bar, header).
+ * The rows in view. Their scrolling columns are drawn on a canvas (RowsCanvas), in each scroll
+ * event; their pinned columns (a checkbox, the run's link, the columns pinned) are elements, in one
+ * sticky pane above it, in a window of row slots the virtualiser moves (slottedRows).
  *
- * The pinned columns of every row are in one sticky pane above the rows, not a sticky box per row
- * or cell: the browser composites each sticky box as a layer of its own (and, behind one, every
- * row painted after it), so a box per row meant a few dozen layers to paint and raster per frame.
+ * Under the canvas, the same rows' text is also in the page as elements, transparent: what a screen
+ * reader reads, what a drag selects and copies, what holds a cell's full text as its tooltip and
+ * the run a pointer is over. They follow the table once it has been still for SETTLE_MS (marked
+ * `aria-busy` until then): rendered in each scrolled frame, elements were what dropped frames.
+ *
+ * The pinned pane is one sticky box, not a sticky box per row or cell: the browser composites each
+ * sticky box as a layer of its own (and, behind one, every row painted after it).
  */
 function GridBody({
   scroller,
@@ -221,18 +230,27 @@ function GridBody({
   useEffect(() => {
     if (scroller.current) setFont(getComputedStyle(scroller.current).font);
   }, [scroller]);
+  const hovered = useRowHover(scroller);
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: ROW_OVERSCAN,
   });
-  const { pinned, center, pinnedWidth } = useMemo(() => {
+  const { pinned, center, pinnedWidth, drawn } = useMemo(() => {
     const pinned = cells.filter((c) => c.left !== undefined);
-    return { pinned, center: cells.filter((c) => c.left === undefined), pinnedWidth: pinned.reduce((a, c) => a + c.width, 0) };
+    const center = cells.filter((c) => c.left === undefined);
+    const pinnedWidth = pinned.reduce((a, c) => a + c.width, 0);
+    let x = pinnedWidth;
+    const drawn = center.map((c) => {
+      const column = { id: c.id, x, width: c.width };
+      x += c.width;
+      return column;
+    });
+    return { pinned, center, pinnedWidth, drawn };
   }, [cells]);
-  // Columns are virtualised too: a 30-column table shows about a dozen at a time. A new key
-  // function when the columns change makes the virtualiser measure them again (widths, order).
+  // Columns are virtualised too, for the rows' text: a 30-column table shows about a dozen at a
+  // time. A new key function when the columns change makes the virtualiser measure them again.
   const columnKey = useCallback((i: number) => center[i].id, [center]);
   const columnVirtualizer = useVirtualizer({
     horizontal: true,
@@ -246,19 +264,42 @@ function GridBody({
   const columnItems = columnVirtualizer.getVirtualItems();
   const first = columnItems[0]?.index ?? 0;
   const last = columnItems[columnItems.length - 1]?.index ?? -1;
-  const shown = useMemo(() => center.slice(first, last + 1), [center, first, last]);
-  const skipped = columnItems.length ? columnItems[0].start : pinnedWidth;
-  const shownWidth = useMemo(() => shown.reduce((a, c) => a + c.width, 0), [shown]);
   // A window of as many rows as the viewport can show, the row leaving it and the one entering it
   // rendered in the same slot (see slottedRows): scrolling updates cells in place.
   const firstRow = virtualizer.getVirtualItems()[0]?.index ?? 0;
   const size = windowSize(virtualizer.scrollRect?.height ?? window.innerHeight, ROW_HEIGHT, ROW_OVERSCAN);
   const slotted = slottedRows(firstRow, size, rows.length);
+
+  // The window the rows' text shows: the live one, once it has held for SETTLE_MS.
+  const liveKey = `${firstRow}:${first}:${last}`;
+  const [settled, setSettled] = useState({ key: liveKey, firstRow, first, last });
+  useEffect(() => {
+    if (settled.key === liveKey) return;
+    const timer = window.setTimeout(() => setSettled({ key: liveKey, firstRow, first, last }), SETTLE_MS);
+    return () => window.clearTimeout(timer);
+  }, [liveKey, settled.key, firstRow, first, last]);
+  const textRows = useMemo(() => slottedRows(settled.firstRow, size, rows.length), [settled.firstRow, size, rows.length]);
+  const shown = useMemo(() => center.slice(settled.first, settled.last + 1), [center, settled.first, settled.last]);
+  const skipped = drawn[settled.first]?.x ?? pinnedWidth;
+  const shownWidth = useMemo(() => shown.reduce((a, c) => a + c.width, 0), [shown]);
+  const totalWidth = pinnedWidth + center.reduce((a, c) => a + c.width, 0);
+
   // Rows are placed by a transform, not `top`: a slot's row moved by `top` had the browser raster
-  // about twice the tiles a frame (34 raster tasks a scrolled frame, against 18 with a transform or
-  // with new rows).
+  // about twice the tiles a frame.
   return (
     <>
+      <RowsCanvas
+        scroller={scroller}
+        rows={rows}
+        columns={drawn}
+        pinnedWidth={pinnedWidth}
+        contentWidth={totalWidth}
+        contentHeight={(rows.length + 1) * ROW_HEIGHT}
+        headHeight={ROW_HEIGHT}
+        rowHeight={ROW_HEIGHT}
+        selected={selected}
+        hovered={hovered}
+      />
       <div className="grid-pinned" style={{ width: pinnedWidth, height: rows.length * ROW_HEIGHT }}>
         {slotted.map(({ index, slot }) => (
           <RowPart
@@ -278,33 +319,36 @@ function GridBody({
       </div>
       {/* A row spans its rendered cells only: a full-width row (thousands of pixels) invalidated
           every tile across the table when it was added or removed, for cells not rendered anyway. */}
-      {slotted.map(({ index, slot }) => (
-        <RowPart
-          key={slot}
-          row={rows[index]}
-          top={(index + 1) * ROW_HEIGHT}
-          left={skipped}
-          width={shownWidth}
-          pinnedPart={false}
-          columns={shown}
-          selected={selected.has(runIdOf(rows[index]))}
-          project={project}
-          onToggle={onToggle}
-          font={font}
-        />
-      ))}
+      <div className="grid-text" aria-busy={settled.key !== liveKey} data-testid="rows-text">
+        {textRows.map(({ index, slot }) => (
+          <RowPart
+            key={slot}
+            row={rows[index]}
+            top={(index + 1) * ROW_HEIGHT}
+            left={skipped}
+            width={shownWidth}
+            pinnedPart={false}
+            columns={shown}
+            selected={selected.has(runIdOf(rows[index]))}
+            project={project}
+            onToggle={onToggle}
+            font={font}
+          />
+        ))}
+      </div>
     </>
   );
 }
 
 /**
- * Marks the row under the pointer "hovered" in both of its parts, the pinned columns' and the
- * others' (two elements, so CSS :hover alone lit half a row). Classes are set on the elements
- * directly: a hover costs no render of the table. A row's elements show another run once it scrolls
- * out (slottedRows): the browser sends a mouseover when the content under the pointer changes, and
- * the marks move to the run now there.
+ * The run under the pointer, for the canvas to light its row; and its pinned part marked "hovered"
+ * (the class set on the element directly: a hover renders no pinned row). The pointer is over the
+ * rows' transparent text or a pinned part. A pinned part shows another run once it scrolls out
+ * (slottedRows): the browser sends a mouseover when the content under the pointer changes, and the
+ * mark moves to the run now there.
  */
-function useRowHover(scroller: React.RefObject<HTMLDivElement | null>) {
+function useRowHover(scroller: React.RefObject<HTMLDivElement | null>): string | null {
+  const [hovered, setHovered] = useState<string | null>(null);
   useEffect(() => {
     const grid = scroller.current;
     if (!grid) return;
@@ -314,6 +358,7 @@ function useRowHover(scroller: React.RefObject<HTMLDivElement | null>) {
       const quoted = id === null ? null : CSS.escape(id);
       lit = quoted === null ? [] : [...grid.querySelectorAll(`[data-run="${quoted}"], [data-run-pinned="${quoted}"]`)];
       for (const el of lit) el.classList.add("hovered");
+      setHovered(id);
     };
     const over = (event: MouseEvent) => {
       const row = (event.target as Element | null)?.closest("[data-run], [data-run-pinned]");
@@ -328,6 +373,7 @@ function useRowHover(scroller: React.RefObject<HTMLDivElement | null>) {
       grid.removeEventListener("mouseleave", leave);
     };
   }, [scroller]);
+  return hovered;
 }
 
 /**
@@ -559,7 +605,6 @@ export function RunsPage() {
   });
 
   const scroller = useRef<HTMLDivElement>(null);
-  useRowHover(scroller);
   const openAppLink = useAppLinks();
 
   const leafColumns = [...table.getLeftVisibleLeafColumns(), ...table.getCenterVisibleLeafColumns()];

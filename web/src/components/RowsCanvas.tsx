@@ -1,0 +1,137 @@
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
+import type { TableRow } from "../api/rowPage";
+import { formatValue, numeric, tagsOf } from "../api/wire";
+import { useClock } from "../lib/clock";
+import { type CellContent, COLORS, type DrawColumn, drawRows } from "../lib/drawRows";
+import { duration } from "../lib/format";
+import { textWidth } from "../lib/textWidth";
+
+/** What a runs-table cell shows, for the canvas (the elements' Cell shows the same). */
+export function cellContent(row: TableRow, path: string, now: number): CellContent | null {
+  if (path === "sys/state") {
+    const state = String(row.value(path) ?? "");
+    if (state === "running") {
+      const started = numeric(row.value("sys/creation_time") ?? null);
+      return { kind: "badge", label: state, elapsed: started ? duration(now - started) : "" };
+    }
+    return { kind: "badge", label: row.value("sys/failed") === true ? "failed" : state, elapsed: "" };
+  }
+  if (path === "sys/tags") {
+    const tags = tagsOf(row.value(path));
+    return tags.length ? { kind: "tags", tags } : null;
+  }
+  const value = row.value(path);
+  if (value === undefined) return null;
+  return { kind: "text", text: formatValue(value), numeric: typeof numeric(value) === "number" };
+}
+
+/** The small font of badges and tags (12px), in the table's font family. */
+function smallFontOf(font: string, family: string, weight: string): string {
+  return font === "" ? "" : `${weight} 12px ${family}`;
+}
+
+/**
+ * The runs table's scrolling cells, drawn on a canvas the size of the table's viewport that stays
+ * in view (sticky) while the table scrolls under it: each scroll event draws the cells then in view
+ * (lib/drawRows). The pinned columns and the header are elements above it.
+ */
+export function RowsCanvas({
+  scroller,
+  rows,
+  columns,
+  pinnedWidth,
+  contentWidth,
+  contentHeight,
+  headHeight,
+  rowHeight,
+  selected,
+  hovered,
+}: {
+  scroller: React.RefObject<HTMLDivElement | null>;
+  rows: TableRow[];
+  columns: DrawColumn[];
+  pinnedWidth: number;
+  /** The table's full size, header included: the canvas is never larger, so it adds no scrolling. */
+  contentWidth: number;
+  contentHeight: number;
+  headHeight: number;
+  rowHeight: number;
+  selected: Set<string>;
+  hovered: string | null;
+}) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const [viewport, setViewport] = useState({ width: 0, height: 0 });
+  const [fonts, setFonts] = useState({ font: "", small: "" });
+  const hasRunning = rows.some((row) => row.value("sys/state") === "running");
+  const now = useClock();
+
+  // An effect, not a layout effect: the scroller's ref is set after its children's layout effects.
+  useEffect(() => {
+    const element = scroller.current;
+    if (!element) return;
+    const style = getComputedStyle(element);
+    setFonts({ font: style.font, small: smallFontOf(style.font, style.fontFamily, style.fontWeight) });
+    const observer = new ResizeObserver(() => setViewport({ width: element.clientWidth, height: element.clientHeight }));
+    observer.observe(element);
+    setViewport({ width: element.clientWidth, height: element.clientHeight });
+    return () => observer.disconnect();
+  }, [scroller]);
+
+  // The canvas sits under the header (sticky at `headHeight`): rows are drawn from its top edge.
+  const width = Math.max(0, Math.min(viewport.width, contentWidth));
+  const height = Math.max(0, Math.min(viewport.height, contentHeight) - headHeight);
+  // Everything a drawing reads, in a ref: the scroll listener draws with the latest of it.
+  const latest = useRef({ rows, columns, pinnedWidth, rowHeight, selected, hovered, width, height, fonts, now: hasRunning ? now : 0 });
+  latest.current = { rows, columns, pinnedWidth, rowHeight, selected, hovered, width, height, fonts, now: hasRunning ? now : 0 };
+
+  const draw = useCallback(() => {
+    const element = scroller.current;
+    const ctx = canvas.current?.getContext("2d");
+    const state = latest.current;
+    if (!element || !ctx || state.fonts.font === "") return;
+    const ratio = window.devicePixelRatio || 1;
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    const { rows, selected, hovered, fonts } = state;
+    drawRows(ctx, {
+      width: state.width,
+      height: state.height,
+      top: element.scrollTop,
+      left: element.scrollLeft,
+      headHeight: 0,
+      rowHeight: state.rowHeight,
+      pinnedWidth: state.pinnedWidth,
+      rowCount: rows.length,
+      columns: state.columns,
+      cell: (row, column) => cellContent(rows[row], column, state.now),
+      background: (row) => {
+        const id = rows[row].id;
+        return id === hovered ? COLORS.hovered : selected.has(id) ? COLORS.selected : null;
+      },
+      font: fonts.font,
+      smallFont: fonts.small,
+      measure: (text) => textWidth(text, fonts.font),
+      measureSmall: (text) => textWidth(text, fonts.small),
+    });
+  }, [scroller]);
+
+  // Drawn again when anything it shows changes; and in each scroll event, before the frame paints.
+  useLayoutEffect(draw, [draw, rows, columns, pinnedWidth, selected, hovered, width, height, fonts, hasRunning ? now : 0]);
+  useEffect(() => {
+    const element = scroller.current;
+    if (!element) return;
+    element.addEventListener("scroll", draw, { passive: true });
+    return () => element.removeEventListener("scroll", draw);
+  }, [scroller, draw]);
+
+  const ratio = typeof window === "undefined" ? 1 : window.devicePixelRatio || 1;
+  return (
+    <canvas
+      ref={canvas}
+      className="grid-canvas"
+      aria-hidden="true"
+      width={Math.round(width * ratio)}
+      height={Math.round(height * ratio)}
+      style={{ width, height, top: headHeight, marginBottom: -height }}
+    />
+  );
+}
