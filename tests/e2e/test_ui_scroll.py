@@ -1,6 +1,8 @@
-"""Scrolling a runs table longer than the window: the table renders a window of rows and hands the
-elements of a row scrolled out to the row scrolled in, so each check here is that a row's elements
-show that row's run, wherever the table has been scrolled to. And the runs' links open in the app.
+"""Scrolling a runs table longer than the window. The table draws the scrolling cells of the rows in
+view on a canvas; their pinned columns are elements in a window of row slots, each handed from the
+row scrolled out to the row scrolled in; and the rows' text is also in the page, transparent over the
+canvas, once the table is still. So each check here is that what each of those shows belongs to the
+run of that row, wherever the table has been scrolled to. And the runs' links open in the app.
 
 There are more runs than the table's first page: the rows after it come from a page read in the
 background, which a worker decodes (web/src/api/pageDecoder).
@@ -10,13 +12,14 @@ it too draws only what is in view, and each drawn cell must hold its own column'
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_browser import UiServer, screenshot
+from ui_browser import UiServer, ink, inked_width, screenshot, table_pixels
 from ui_seed import client_env, quiet_run
 
 MANY = "team/many"
@@ -46,13 +49,17 @@ def table(page: Any, ui_server: UiServer, many_runs: dict[str, str]) -> Iterator
 
 
 def rendered_rows(page: Any) -> list[dict[str, Any]]:
-    """Every rendered row: its run id, the texts of its cells and where its two parts are drawn."""
+    """Every row in the page's text: its run id, the texts and boxes of its cells and where its two
+    parts are."""
     rows: list[dict[str, Any]] = page.evaluate(
         """() => [...document.querySelectorAll('[data-run]')].map(row => {
              const id = row.dataset.run;
              const pinned = document.querySelector(`[data-run-pinned="${CSS.escape(id)}"]`);
+             const boxes = [...row.querySelectorAll('.grid-cell')].map(c => c.getBoundingClientRect())
+               .map(b => ({ x: b.x, y: b.y, width: b.width, height: b.height }));
              return {
                id,
+               boxes,
                cells: [...row.querySelectorAll('.grid-cell')].map(c => c.textContent),
                pinnedCells: pinned && [...pinned.querySelectorAll('.grid-cell')].map(c => c.textContent),
                top: row.getBoundingClientRect().top,
@@ -64,8 +71,17 @@ def rendered_rows(page: Any) -> list[dict[str, Any]]:
 
 
 def scroll_to(page: Any, table: Any, top: int) -> None:
+    """Scrolls the table and waits until its rows' text has followed (it does once the table is
+    still: `aria-busy` until then)."""
     table.evaluate("(grid, top) => { grid.scrollTop = top; }", top)
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    expect(page.get_by_test_id("rows-text")).to_have_attribute("aria-busy", "false")
+
+
+def drawn_digits(page: Any, box: dict[str, float]) -> int:
+    """How many digits the canvas drew in a cell's box: a digit advances 8.3 px in the table's font
+    here, and its ink is 4-8 px of that ("1" to "8")."""
+    return math.ceil((inked_width(table_pixels(page, box)) - 1) / 8.3)
 
 
 def test_every_scrolled_row_shows_its_own_run(page: Any, table: Any, many_runs: dict[str, str]) -> None:
@@ -75,20 +91,31 @@ def test_every_scrolled_row_shows_its_own_run(page: Any, table: Any, many_runs: 
         scroll_to(page, table, top)
         rows = rendered_rows(page)
         assert rows
+        drawn = page.locator(".grid-canvas").bounding_box()  # the table's viewport, under its header
         header = min(r["top"] for r in rows) - min(order.index(r["id"]) for r in rows) * ROW_HEIGHT
         for row in rows:
             name = many_runs[row["id"]]
             # The id and the name in the pinned part, the name and parameters/i in the others.
             assert row["pinnedCells"] is not None and row["id"] in row["pinnedCells"], row
             assert name in row["cells"] and str(int(name[4:])) in row["cells"], row
-            # Drawn in its place in the sort order, level with its pinned part.
+            # In its place in the sort order, level with its pinned part.
             assert row["top"] == header + order.index(row["id"]) * ROW_HEIGHT, row
             assert row["pinnedTop"] == row["top"], row
+            # And the canvas drew that row's own values there: its name, and its parameters/i with
+            # as many digits as the run's number has (1, 2 or 3: a row drawn off by one, or a stale
+            # frame, would show another's).
+            name_box, i_box = row["boxes"][row["cells"].index(name)], row["boxes"][-1]
+            if drawn["y"] <= name_box["y"] and name_box["y"] + ROW_HEIGHT <= drawn["y"] + drawn["height"]:
+                assert ink(table_pixels(page, name_box)) > 20, row
+                assert drawn_digits(page, i_box) == len(str(int(name[4:]))), row
     # At the end, the last run is shown.
     expect(page.locator(f'[data-run="{order[-1]}"]')).to_be_in_viewport()
     # The page after the first was decoded off the main thread (the worker loaded under the
     # page's Content-Security-Policy).
     assert any("pageDecoder" in worker.url for worker in page.workers), [w.url for w in page.workers]
+
+
+HOVER = (248, 249, 250)  # .grid-row.hovered, and the canvas's row under the pointer
 
 
 def test_hover_follows_its_run_when_the_row_scrolls_away(page: Any, table: Any) -> None:
@@ -98,26 +125,26 @@ def test_hover_follows_its_run_when_the_row_scrolls_away(page: Any, table: Any) 
     cell.hover()  # the pointer stays at the cell's centre
     box = cell.bounding_box()
     pointer = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    expect(page.locator(f'[data-run="{first}"]')).to_have_class("grid-row hovered")
-    element = page.locator(f'[data-run="{first}"]').element_handle()
-    # Far enough that the hovered row leaves the window and its elements show another run; read in
-    # the frame the table scrolled in.
-    now_shown, lit, under_pointer = table.evaluate(
-        """async (grid, [element, x, y]) => {
-             grid.scrollTop = 40 * 32;
-             await new Promise(requestAnimationFrame);
-             const lit = [...document.querySelectorAll('.grid-row.hovered')]
-               .map(r => r.dataset.run ?? r.dataset.runPinned);
-             const under = document.elementFromPoint(x, y)?.closest('[data-run]')?.dataset.run ?? null;
-             return [element.dataset.run, lit, under];
-           }""",
-        [element, *pointer],
+    # Lit: the row's pinned part, and its drawn cells (a pixel of the cell's padding).
+    expect(page.locator(f'[data-run-pinned="{first}"]')).to_have_class(re.compile(r"\bhovered\b"))
+    padding = {"x": box["x"] + 2, "y": box["y"] + 2, "width": 1, "height": 1}
+    assert table_pixels(page, padding)[0][0] == HOVER
+    # Far enough that the hovered row leaves the window and its pinned part's slot shows another
+    # run; then still, so the rows' text follows.
+    scroll_to(page, table, 40 * ROW_HEIGHT)
+    page.wait_for_timeout(300)
+    lit, under_pointer = page.evaluate(
+        """([x, y]) => [
+             [...document.querySelectorAll('.grid-row.hovered')].map(r => r.dataset.run ?? r.dataset.runPinned),
+             document.elementFromPoint(x, y)?.closest('[data-run]')?.dataset.run ?? null,
+           ]""",
+        list(pointer),
     )
-    assert now_shown != first
-    # The run now in the hovered row's elements is lit only if the pointer is over it.
-    if now_shown != under_pointer:
-        assert now_shown not in lit, (now_shown, lit)
-    assert set(lit) <= {first, under_pointer}, lit
+    # Only the run under the pointer may be lit, never the one scrolled away; and the canvas lights
+    # the row under the pointer exactly when that run is lit.
+    assert under_pointer not in (None, first)
+    assert set(lit) <= {under_pointer}, lit
+    assert (table_pixels(page, padding)[0][0] == HOVER) == (under_pointer in lit), (lit, under_pointer)
 
 
 def test_a_focused_checkbox_does_not_pass_to_the_run_scrolled_into_its_row(page: Any, table: Any) -> None:

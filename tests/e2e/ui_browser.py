@@ -22,9 +22,12 @@ __all__ = [
     "CHROMIUM_FLAGS",
     "ServerThread",
     "UiServer",
+    "ink",
+    "inked_width",
     "painted_pixels",
     "require_browser",
     "screenshot",
+    "table_pixels",
     "ui_settings",
 ]
 
@@ -93,6 +96,47 @@ def painted_pixels(chart: Any, rgb: tuple[int, int, int] = FIRST_SERIES_RGB, tol
         [*rgb, tolerance],
     )
     return count
+
+
+Pixel = tuple[int, int, int]
+
+
+def table_pixels(page: Any, box: dict[str, float]) -> list[list[Pixel]]:
+    """The colours the runs table's canvas drew over `box` (page coordinates), row by row of
+    pixels: what a user sees in its scrolling cells, which the page draws rather than lays out."""
+    pixels: list[list[list[int]]] = page.locator(".grid-canvas").evaluate(
+        """(canvas, box) => {
+          const at = canvas.getBoundingClientRect(), k = canvas.width / at.width;
+          const x = Math.round((box.x - at.left) * k), y = Math.round((box.y - at.top) * k);
+          const w = Math.max(1, Math.round(box.width * k)), h = Math.max(1, Math.round(box.height * k));
+          const d = canvas.getContext('2d').getImageData(x, y, w, h).data;
+          const rows = [];
+          for (let j = 0; j < h; j++) {
+            const row = [];
+            for (let i = 0; i < w; i++) row.push([d[4 * (j * w + i)], d[4 * (j * w + i) + 1], d[4 * (j * w + i) + 2]]);
+            rows.push(row);
+          }
+          return rows;
+        }""",
+        box,
+    )
+    return [[(r, g, b) for r, g, b in row] for row in pixels]
+
+
+def is_ink(pixel: Pixel) -> bool:
+    """Whether a pixel is text: darker than any background or line the table draws."""
+    return sum(pixel) < 3 * 150
+
+
+def ink(pixels: list[list[Pixel]]) -> int:
+    """How many of `pixels` are text."""
+    return sum(1 for row in pixels for pixel in row if is_ink(pixel))
+
+
+def inked_width(pixels: list[list[Pixel]]) -> int:
+    """Pixels from the first column of `pixels` that holds text to the last: the drawn text's width."""
+    inked = [x for x in range(len(pixels[0]) if pixels else 0) if any(is_ink(row[x]) for row in pixels)]
+    return inked[-1] - inked[0] + 1 if inked else 0
 
 
 def screenshot(page: Any, name: str) -> None:

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { TableRow } from "../api/rowPage";
 import { formatValue, numeric, tagsOf } from "../api/wire";
 import { useClock } from "../lib/clock";
@@ -35,7 +35,7 @@ function smallFontOf(font: string, family: string, weight: string): string {
  * in view (sticky) while the table scrolls under it: each scroll event draws the cells then in view
  * (lib/drawRows). The pinned columns and the header are elements above it.
  */
-export function RowsCanvas({
+export const RowsCanvas = memo(function RowsCanvas({
   scroller,
   rows,
   columns,
@@ -62,7 +62,8 @@ export function RowsCanvas({
   const canvas = useRef<HTMLCanvasElement>(null);
   const [viewport, setViewport] = useState({ width: 0, height: 0 });
   const [fonts, setFonts] = useState({ font: "", small: "" });
-  const hasRunning = rows.some((row) => row.value("sys/state") === "running");
+  // Only a table with running runs redraws as the clock ticks (their badges count the time).
+  const hasRunning = useMemo(() => rows.some((row) => row.value("sys/state") === "running"), [rows]);
   const now = useClock();
 
   // An effect, not a layout effect: the scroller's ref is set after its children's layout effects.
@@ -134,4 +135,4 @@ export function RowsCanvas({
       style={{ width, height, top: headHeight, marginBottom: -height }}
     />
   );
-}
+});
