@@ -1,7 +1,6 @@
-import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import type { TableRow } from "../api/rowPage";
 import { formatValue, numeric, tagsOf } from "../api/wire";
-import { useClock } from "../lib/clock";
 import { type CellContent, COLORS, type DrawColumn, drawRows } from "../lib/drawRows";
 import { duration } from "../lib/format";
 import { textWidth } from "../lib/textWidth";
@@ -62,9 +61,6 @@ export const RowsCanvas = memo(function RowsCanvas({
   const canvas = useRef<HTMLCanvasElement>(null);
   const [viewport, setViewport] = useState({ width: 0, height: 0 });
   const [fonts, setFonts] = useState({ font: "", small: "" });
-  // Only a table with running runs redraws as the clock ticks (their badges count the time).
-  const hasRunning = useMemo(() => rows.some((row) => row.value("sys/state") === "running"), [rows]);
-  const now = useClock();
 
   // An effect, not a layout effect: the scroller's ref is set after its children's layout effects.
   useEffect(() => {
@@ -82,8 +78,10 @@ export const RowsCanvas = memo(function RowsCanvas({
   const width = Math.max(0, Math.min(viewport.width, contentWidth));
   const height = Math.max(0, Math.min(viewport.height, contentHeight) - headHeight);
   // Everything a drawing reads, in a ref: the scroll listener draws with the latest of it.
-  const latest = useRef({ rows, columns, pinnedWidth, rowHeight, selected, hovered, width, height, fonts, now: hasRunning ? now : 0 });
-  latest.current = { rows, columns, pinnedWidth, rowHeight, selected, hovered, width, height, fonts, now: hasRunning ? now : 0 };
+  const latest = useRef({ rows, columns, pinnedWidth, rowHeight, selected, hovered, width, height, fonts });
+  latest.current = { rows, columns, pinnedWidth, rowHeight, selected, hovered, width, height, fonts };
+  /** Whether the last drawing showed a running run's badge: its time ticks, so it is drawn again. */
+  const showsRunning = useRef(false);
 
   const draw = useCallback(() => {
     const element = scroller.current;
@@ -93,6 +91,8 @@ export const RowsCanvas = memo(function RowsCanvas({
     const ratio = window.devicePixelRatio || 1;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     const { rows, selected, hovered, fonts } = state;
+    const now = Date.now() / 1000;
+    let running = false;
     drawRows(ctx, {
       width: state.width,
       height: state.height,
@@ -103,7 +103,11 @@ export const RowsCanvas = memo(function RowsCanvas({
       pinnedWidth: state.pinnedWidth,
       rowCount: rows.length,
       columns: state.columns,
-      cell: (row, column) => cellContent(rows[row], column, state.now),
+      cell: (row, column) => {
+        const content = cellContent(rows[row], column, now);
+        if (content?.kind === "badge" && content.label === "running") running = true;
+        return content;
+      },
       background: (row) => {
         const id = rows[row].id;
         return id === hovered ? COLORS.hovered : selected.has(id) ? COLORS.selected : null;
@@ -113,15 +117,24 @@ export const RowsCanvas = memo(function RowsCanvas({
       measure: (text) => textWidth(text, fonts.font),
       measureSmall: (text) => textWidth(text, fonts.small),
     });
+    showsRunning.current = running;
   }, [scroller]);
 
   // Drawn again when anything it shows changes; and in each scroll event, before the frame paints.
-  useLayoutEffect(draw, [draw, rows, columns, pinnedWidth, selected, hovered, width, height, fonts, hasRunning ? now : 0]);
+  // This listener is added before the table's own (a child's effects run first), so each scroll
+  // event draws before the table renders rows: reading the scroll offsets then forces no layout.
+  useLayoutEffect(draw, [draw, rows, columns, pinnedWidth, selected, hovered, width, height, fonts]);
   useEffect(() => {
     const element = scroller.current;
     if (!element) return;
     element.addEventListener("scroll", draw, { passive: true });
-    return () => element.removeEventListener("scroll", draw);
+    const clock = window.setInterval(() => {
+      if (showsRunning.current) draw();
+    }, 1000);
+    return () => {
+      element.removeEventListener("scroll", draw);
+      window.clearInterval(clock);
+    };
   }, [scroller, draw]);
 
   const ratio = typeof window === "undefined" ? 1 : window.devicePixelRatio || 1;

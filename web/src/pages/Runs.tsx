@@ -6,11 +6,11 @@ import {
   getCoreRowModel,
   useReactTable,
 } from "@tanstack/react-table";
-import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { flushSync } from "react-dom";
 import { useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, errorDetail, projectParams, unwrap } from "../api/client";
-import { fetchRows, type RunsQuery, type SavedView, useProjectPaths, useRuns, useViews } from "../api/hooks";
+import { fetchRows, NEXT_PAGE, type RunsQuery, type SavedView, useProjectPaths, useRuns, useViews } from "../api/hooks";
 import { queryParams, runsQueryOf, SELECT_ALL } from "../api/runsPage";
 import type { TableRow } from "../api/rowPage";
 import { formatValue, numeric, tagsOf } from "../api/wire";
@@ -18,6 +18,7 @@ import { ColumnPicker } from "../components/ColumnPicker";
 import { QueryBar } from "../components/QueryBar";
 import { StateBadge } from "../components/StateBadge";
 import { RowsCanvas } from "../components/RowsCanvas";
+import type { DrawColumn } from "../lib/drawRows";
 import { Tags } from "../components/Tags";
 import { useClock } from "../lib/clock";
 import { slottedRows, windowSize } from "../lib/rowSlots";
@@ -25,10 +26,12 @@ import { textFits } from "../lib/textWidth";
 import { getList, setParam } from "../lib/url";
 
 const ROW_HEIGHT = 32;
-// Rows and columns rendered beyond the viewport. The virtualiser renders in the scroll event, so
-// these only cover what the browser paints around the viewport; each extra row costs every frame.
+// Rows and columns rendered as elements beyond the viewport (pinned rows, the rows' text). The table
+// renders in the scroll event, so these only cover what the browser paints around the viewport.
 const ROW_OVERSCAN = 6;
 const COLUMN_OVERSCAN = 1;
+/** A scroll this close to the last row read (in rows: a page and a half) has the next page read at once. */
+const LOAD_AHEAD = 1.5 * NEXT_PAGE;
 // A cell's horizontal padding and right border (.grid-cell), and a pixel of slack for rounding.
 const CELL_CHROME = 8 + 8 + 1 + 1;
 type Page = { rows: TableRow[]; next: string | null };
@@ -49,6 +52,15 @@ function useAfterFirstPaint(ready: boolean): boolean {
     };
   }, [ready, painted]);
   return painted;
+}
+
+/** True from the first render in which `now` is true. */
+function useOnceTrue(now: boolean): boolean {
+  const [was, setWas] = useState(false);
+  useEffect(() => {
+    if (now && !was) setWas(true);
+  }, [now, was]);
+  return was || now;
 }
 
 function runIdOf(row: TableRow): string {
@@ -193,6 +205,61 @@ const RowPart = memo(function RowPart({ row, top, left, width, pinnedPart, colum
   );
 }, sameRowPart);
 
+/** What of the table is in view: its first row, and its first and last scrolling columns. */
+interface ShownView {
+  firstRow: number;
+  first: number;
+  last: number;
+  height: number;
+}
+
+function shownViewOf(element: HTMLElement, drawn: DrawColumn[], pinnedWidth: number): ShownView {
+  const left = element.scrollLeft + pinnedWidth;
+  const right = element.scrollLeft + element.clientWidth;
+  let first = drawn.findIndex((c) => c.x + c.width > left);
+  if (first < 0) first = drawn.length;
+  let last = first;
+  while (last + 1 < drawn.length && drawn[last + 1].x < right) last++;
+  return {
+    firstRow: Math.floor(element.scrollTop / ROW_HEIGHT),
+    first: Math.max(0, first - COLUMN_OVERSCAN),
+    last: Math.min(drawn.length - 1, last + COLUMN_OVERSCAN),
+    height: element.clientHeight,
+  };
+}
+
+/**
+ * What of the table is in view, read in each scroll event; the table renders again only when that
+ * changes (a new first row, other columns), at once (flushSync), so that its pinned rows move in
+ * the frame the canvas draws. Rows are all ROW_HEIGHT high: where they are is arithmetic, with no
+ * list of 10,000 positions to build as rows arrive (as a general virtualiser does).
+ */
+function useShownView(scroller: React.RefObject<HTMLDivElement | null>, drawn: DrawColumn[], pinnedWidth: number): ShownView {
+  const [view, setView] = useState<ShownView>({ firstRow: 0, first: 0, last: drawn.length - 1, height: window.innerHeight });
+  useEffect(() => {
+    const element = scroller.current;
+    if (!element) return;
+    let shown: ShownView | null = null;
+    const update = (now: boolean) => {
+      const next = shownViewOf(element, drawn, pinnedWidth);
+      if (shown && next.firstRow === shown.firstRow && next.first === shown.first && next.last === shown.last && next.height === shown.height) return;
+      shown = next;
+      if (now) flushSync(() => setView(next));
+      else setView(next);
+    };
+    update(false);
+    const onScroll = () => update(true);
+    const resized = new ResizeObserver(() => update(false));
+    element.addEventListener("scroll", onScroll, { passive: true });
+    resized.observe(element);
+    return () => {
+      element.removeEventListener("scroll", onScroll);
+      resized.disconnect();
+    };
+  }, [scroller, drawn, pinnedWidth]);
+  return view;
+}
+
 /** How long the table stays still before the rows' text (the elements under the canvas) follows. */
 const SETTLE_MS = 150;
 
@@ -231,12 +298,6 @@ function GridBody({
     if (scroller.current) setFont(getComputedStyle(scroller.current).font);
   }, [scroller]);
   const hovered = useRowHover(scroller);
-  const virtualizer = useVirtualizer({
-    count: rows.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: ROW_OVERSCAN,
-  });
   const { pinned, center, pinnedWidth, drawn } = useMemo(() => {
     const pinned = cells.filter((c) => c.left !== undefined);
     const center = cells.filter((c) => c.left === undefined);
@@ -249,25 +310,12 @@ function GridBody({
     });
     return { pinned, center, pinnedWidth, drawn };
   }, [cells]);
-  // Columns are virtualised too, for the rows' text: a 30-column table shows about a dozen at a
-  // time. A new key function when the columns change makes the virtualiser measure them again.
-  const columnKey = useCallback((i: number) => center[i].id, [center]);
-  const columnVirtualizer = useVirtualizer({
-    horizontal: true,
-    count: center.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: (i) => center[i].width,
-    getItemKey: columnKey,
-    scrollMargin: pinnedWidth,
-    overscan: COLUMN_OVERSCAN,
-  });
-  const columnItems = columnVirtualizer.getVirtualItems();
-  const first = columnItems[0]?.index ?? 0;
-  const last = columnItems[columnItems.length - 1]?.index ?? -1;
+  const shownView = useShownView(scroller, drawn, pinnedWidth);
+  const { first, last } = shownView;
   // A window of as many rows as the viewport can show, the row leaving it and the one entering it
   // rendered in the same slot (see slottedRows): scrolling updates cells in place.
-  const firstRow = virtualizer.getVirtualItems()[0]?.index ?? 0;
-  const size = windowSize(virtualizer.scrollRect?.height ?? window.innerHeight, ROW_HEIGHT, ROW_OVERSCAN);
+  const firstRow = Math.max(0, shownView.firstRow - ROW_OVERSCAN);
+  const size = windowSize(shownView.height, ROW_HEIGHT, ROW_OVERSCAN);
   const slotted = slottedRows(firstRow, size, rows.length);
 
   // The window the rows' text shows: the live one, once it has held for SETTLE_MS.
@@ -374,6 +422,33 @@ function useRowHover(scroller: React.RefObject<HTMLDivElement | null>): string |
     };
   }, [scroller]);
   return hovered;
+}
+
+/**
+ * Whether the table is being scrolled: true from a scroll event until it has been still for
+ * SETTLE_MS. Renders twice a scroll (when it starts and when it stops), not in each scroll event.
+ */
+function useScrolling(scroller: React.RefObject<HTMLDivElement | null>): boolean {
+  const [scrolling, setScrolling] = useState(false);
+  useEffect(() => {
+    const element = scroller.current;
+    if (!element) return;
+    let timer: number | undefined;
+    const onScroll = () => {
+      if (timer === undefined) setScrolling(true);
+      else window.clearTimeout(timer);
+      timer = window.setTimeout(() => {
+        timer = undefined;
+        setScrolling(false);
+      }, SETTLE_MS);
+    };
+    element.addEventListener("scroll", onScroll, { passive: true });
+    return () => {
+      element.removeEventListener("scroll", onScroll);
+      window.clearTimeout(timer);
+    };
+  }, [scroller]);
+  return scrolling;
 }
 
 /**
@@ -557,19 +632,18 @@ export function RunsPage() {
   );
   const runs = useRuns(q);
   const painted = useAfterFirstPaint(runs.isSuccess);
-  useLiveTable(q, painted);
-  // The field paths (column picker, completion) are read once the first rows are on screen: the
-  // first request the server answers is the one that shows rows.
-  const paths = useProjectPaths(project, painted);
+  const scroller = useRef<HTMLDivElement>(null);
+  const scrolling = useScrolling(scroller);
+  // The change feed (its first answer lists every run of the project) and the field paths (column
+  // picker, completion) are read once the first rows are on screen, the first request the server
+  // answers being the one that shows rows; and once the table is still, as the pages are below.
+  const extras = useOnceTrue(painted && !scrolling);
+  useLiveTable(q, extras);
+  const paths = useProjectPaths(project, extras);
   const rows = useMemo(() => runs.data?.pages.flatMap((p) => p.rows) ?? [], [runs.data]);
   const selected = useMemo(() => (selectsAll ? new Set(rows.map(runIdOf)) : named), [selectsAll, rows, named]);
   const queryError = runs.isError ? errorDetail(runs.error).detail : null;
 
-  // The rest of the pages load in the background, after the first rows are painted: scrolling to
-  // any row never waits, and nothing delays the first screen.
-  useEffect(() => {
-    if (painted && runs.hasNextPage && !runs.isFetchingNextPage && !runs.isError) void runs.fetchNextPage();
-  }, [painted, runs.hasNextPage, runs.isFetchingNextPage, runs.isError, runs]);
 
   const shownColumns = ["sys/id", "sys/name", "sys/state", "sys/tags", ...columns.filter((c) => !["sys/id", "sys/name", "sys/state", "sys/tags"].includes(c))];
   const columnDefs = useMemo<ColumnDef<TableRow>[]>(
@@ -604,7 +678,15 @@ export function RunsPage() {
     onColumnSizingChange: setSizing,
   });
 
-  const scroller = useRef<HTMLDivElement>(null);
+  // The rest of the pages load in the background, after the first rows are painted (nothing delays
+  // the first screen), and between scrolls: reading and decoding a page takes the server and a core
+  // away from the frames of a scroll, which dropped frames on 2 cores. A scroll that comes within
+  // LOAD_AHEAD rows of the last row read does not wait: the next page is read at once.
+  const nearEnd = scroller.current !== null && (scroller.current.scrollTop + scroller.current.clientHeight) / ROW_HEIGHT > rows.length - LOAD_AHEAD;
+  const mayLoad = painted && runs.hasNextPage && !runs.isFetchingNextPage && !runs.isError && (!scrolling || nearEnd);
+  useEffect(() => {
+    if (mayLoad) void runs.fetchNextPage();
+  }, [mayLoad, runs]);
   const openAppLink = useAppLinks();
 
   const leafColumns = [...table.getLeftVisibleLeafColumns(), ...table.getCenterVisibleLeafColumns()];
