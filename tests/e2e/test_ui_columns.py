@@ -113,7 +113,8 @@ def test_hovering_a_row_lights_its_pinned_columns_too(page: Any, ui_server: UiSe
 
     def drawn_lit(run_id: str) -> bool:
         box = page.locator(f'[data-run="{run_id}"] .grid-cell').last.bounding_box()
-        return table_pixels(page, {"x": box["x"] + 2, "y": box["y"] + 2, "width": 1, "height": 1})[0][0] == hover
+        padding = {"x": box["x"] + 2, "y": box["y"] + 2, "width": 1, "height": 1}
+        return table_pixels(page, padding)[0][0] == hover
 
     first, second = page.locator("[data-run]").evaluate_all("rows => rows.map(r => r.dataset.run)")[:2]
     page.locator(f'[data-run="{first}"] .grid-cell').last.hover()

@@ -135,7 +135,8 @@ def test_hover_follows_its_run_when_the_row_scrolls_away(page: Any, table: Any) 
     page.wait_for_timeout(300)
     lit, under_pointer = page.evaluate(
         """([x, y]) => [
-             [...document.querySelectorAll('.grid-row.hovered')].map(r => r.dataset.run ?? r.dataset.runPinned),
+             [...document.querySelectorAll('.grid-row.hovered')]
+               .map(r => r.dataset.run ?? r.dataset.runPinned),
              document.elementFromPoint(x, y)?.closest('[data-run]')?.dataset.run ?? null,
            ]""",
         list(pointer),

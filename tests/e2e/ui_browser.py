@@ -113,7 +113,7 @@ def table_pixels(page: Any, box: dict[str, float]) -> list[list[Pixel]]:
           const rows = [];
           for (let j = 0; j < h; j++) {
             const row = [];
-            for (let i = 0; i < w; i++) row.push([d[4 * (j * w + i)], d[4 * (j * w + i) + 1], d[4 * (j * w + i) + 2]]);
+            for (let i = 4 * j * w; i < 4 * (j + 1) * w; i += 4) row.push([d[i], d[i + 1], d[i + 2]]);
             rows.push(row);
           }
           return rows;

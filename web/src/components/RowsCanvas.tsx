@@ -3,7 +3,7 @@ import type { TableRow } from "../api/rowPage";
 import { formatValue, numeric, tagsOf } from "../api/wire";
 import { type CellContent, COLORS, type DrawColumn, drawRows } from "../lib/drawRows";
 import { duration } from "../lib/format";
-import { textWidth } from "../lib/textWidth";
+import { textFits, textWidth } from "../lib/textWidth";
 
 /** What a runs-table cell shows, for the canvas (the elements' Cell shows the same). */
 export function cellContent(row: TableRow, path: string, now: number): CellContent | null {
@@ -114,6 +114,7 @@ export const RowsCanvas = memo(function RowsCanvas({
       },
       font: fonts.font,
       smallFont: fonts.small,
+      fits: (text, room) => textFits(text, fonts.font, room),
       measure: (text) => textWidth(text, fonts.font),
       measureSmall: (text) => textWidth(text, fonts.small),
     });

@@ -52,6 +52,7 @@ function view(cells: Record<string, (row: number) => CellContent | null>, overri
     background: () => null,
     font: "13px sans-serif",
     smallFont: "12px sans-serif",
+    fits: (text, room) => measure(text) <= room,
     measure,
     measureSmall: (text) => text.length * 6,
     ...overrides,
