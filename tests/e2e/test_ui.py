@@ -9,7 +9,15 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
-from ui_browser import ServerThread, UiServer, painted_pixels, require_browser, screenshot, ui_settings
+from ui_browser import (
+    ServerThread,
+    UiServer,
+    painted_pixels,
+    require_browser,
+    screenshot,
+    table_pixels,
+    ui_settings,
+)
 from ui_seed import PROJECT, client_env, quiet_run
 
 from despina.server.app import create_app, open_state
@@ -152,6 +160,15 @@ def test_tags_trash_and_restore(page: Any, ui_server: UiServer) -> None:
     page.goto(ui_server.url + TABLE + '?q=sys/name = "to-trash"')
     wait_rows(page, 1)
     page.get_by_label(f"select {run_id}").click()
+    # The selected run's row is drawn in the selection's colour (.grid-row.selected), once the
+    # pointer has left it (the row under the pointer is drawn lit).
+    page.mouse.move(1, 1)
+    cell = page.locator(f'[data-run="{run_id}"] .grid-cell').last
+    expect(cell).to_be_attached()
+    box = cell.bounding_box()
+    corner = {"x": box["x"] + 2, "y": box["y"] + 2, "width": 1, "height": 1}
+    expect(page.locator(f'[data-run-pinned="{run_id}"]')).not_to_have_class(re.compile(r"\bhovered\b"))
+    assert table_pixels(page, corner)[0][0] == (237, 242, 255)
     page.get_by_label("bulk tag").fill("keep-me")
     page.get_by_role("button", name="Add tag").click()
     page.locator(f'[data-run="{run_id}"] .tag', has_text="keep-me").wait_for()

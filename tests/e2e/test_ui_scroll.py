@@ -225,3 +225,21 @@ def test_the_side_by_side_table_of_many_runs_renders_what_is_in_view(
     expect(row.locator(f'[data-run="{order[-1]}"]')).to_have_class(re.compile("baseline"))
     expect(row.locator(f'[data-run="{order[-2]}"]')).to_have_class(re.compile("differs"))
     screenshot(page, "4-compare-table-many")
+
+
+def test_a_running_runs_badge_is_drawn_and_its_time_ticks(page: Any, ui_server: UiServer) -> None:
+    with client_env(ui_server.url, ui_server.root / "client-running"):
+        run = quiet_run(project="team/running", name="still-going")
+        run_id = run["sys/id"].fetch()
+        try:
+            page.goto(f"{ui_server.url}/p/team/running")
+            state = page.locator(f'[data-run="{run_id}"] [data-testid=state]')
+            expect(state).to_contain_text("running")
+            box = page.locator(f'[data-run="{run_id}"] .grid-cell:has([data-testid=state])').bounding_box()
+            before = table_pixels(page, box)
+            assert any(pixel == (211, 249, 216) for row in before for pixel in row)  # .state-running
+            # The canvas draws the badge again as the clock ticks: its running time changed.
+            page.wait_for_timeout(1500)
+            assert table_pixels(page, box) != before
+        finally:
+            run.stop()

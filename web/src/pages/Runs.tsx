@@ -30,8 +30,8 @@ const ROW_HEIGHT = 32;
 // renders in the scroll event, so these only cover what the browser paints around the viewport.
 const ROW_OVERSCAN = 6;
 const COLUMN_OVERSCAN = 1;
-/** A scroll this close to the last row read (in rows: a page and a half) has the next page read at once. */
-const LOAD_AHEAD = 1.5 * NEXT_PAGE;
+/** A scroll this close to the last row read (in rows: a page) has the next page read at once. */
+const LOAD_AHEAD = NEXT_PAGE;
 // A cell's horizontal padding and right border (.grid-cell), and a pixel of slack for rounding.
 const CELL_CHROME = 8 + 8 + 1 + 1;
 type Page = { rows: TableRow[]; next: string | null };
