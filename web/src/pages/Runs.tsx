@@ -332,8 +332,8 @@ function GridBody({
   const shownWidth = useMemo(() => shown.reduce((a, c) => a + c.width, 0), [shown]);
   const totalWidth = pinnedWidth + center.reduce((a, c) => a + c.width, 0);
 
-  // Rows are placed by a transform, not `top`: a slot's row moved by `top` had the browser raster
-  // about twice the tiles a frame.
+  // Pinned rows are placed by a transform, not `top`: a slot's row moved by `top` had the browser
+  // raster about twice the tiles a frame.
   return (
     <>
       <RowsCanvas
@@ -365,8 +365,7 @@ function GridBody({
           />
         ))}
       </div>
-      {/* A row spans its rendered cells only: a full-width row (thousands of pixels) invalidated
-          every tile across the table when it was added or removed, for cells not rendered anyway. */}
+      {/* The rows' text, transparent over the canvas (never painted), for the window it settled on. */}
       <div className="grid-text" aria-busy={settled.key !== liveKey} data-testid="rows-text">
         {textRows.map(({ index, slot }) => (
           <RowPart
