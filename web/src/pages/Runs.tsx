@@ -83,8 +83,8 @@ interface CellLayout {
 }
 
 /**
- * One cell: a single element around plain text where it can be (the runs table creates a few hundred
- * cells per scrolled frame, and each element costs style, layout and paint in every one of them).
+ * One cell of a pinned row or of the rows' text: a single element around plain text where it can be
+ * (each element costs style, layout and paint).
  *
  * A value cell clips its text (with an ellipsis) only when the text is wider than the cell: a clip
  * is a paint property of its own, and clipping every cell cost a scrolled frame a sixth of its main
@@ -266,7 +266,7 @@ const SETTLE_MS = 150;
 /**
  * The rows in view. Their scrolling columns are drawn on a canvas (RowsCanvas), in each scroll
  * event; their pinned columns (a checkbox, the run's link, the columns pinned) are elements, in one
- * sticky pane above it, in a window of row slots the virtualiser moves (slottedRows).
+ * sticky pane above it, in a window of row slots that scrolling moves (slottedRows).
  *
  * Under the canvas, the same rows' text is also in the page as elements, transparent: what a screen
  * reader reads, what a drag selects and copies, what holds a cell's full text as its tooltip and
