@@ -32,6 +32,9 @@ const ROW_OVERSCAN = 6;
 const COLUMN_OVERSCAN = 1;
 /** A scroll this close to the last row read (in rows: a page) has the next page read at once. */
 const LOAD_AHEAD = NEXT_PAGE;
+/** How long the table is still, after its first rows are painted, before the change feed and the
+ * field paths are read. */
+const EXTRAS_WAIT_MS = 1000;
 // A cell's horizontal padding and right border (.grid-cell), and a pixel of slack for rounding.
 const CELL_CHROME = 8 + 8 + 1 + 1;
 type Page = { rows: TableRow[]; next: string | null };
@@ -52,6 +55,20 @@ function useAfterFirstPaint(ready: boolean): boolean {
     };
   }, [ready, painted]);
   return painted;
+}
+
+/** True once `now` has held for `ms` without a break (false again as soon as `now` is). */
+function useHeldFor(now: boolean, ms: number): boolean {
+  const [held, setHeld] = useState(false);
+  useEffect(() => {
+    if (!now) {
+      setHeld(false);
+      return;
+    }
+    const timer = window.setTimeout(() => setHeld(true), ms);
+    return () => window.clearTimeout(timer);
+  }, [now, ms]);
+  return now && held;
 }
 
 /** True from the first render in which `now` is true. */
@@ -635,10 +652,12 @@ export function RunsPage() {
   const scrolling = useScrolling(scroller);
   // The change feed (its first answer lists every run of the project) and the field paths (column
   // picker, completion) are read once the first rows are on screen, the first request the server
-  // answers being the one that shows rows; and once the table is still, as the pages are below.
-  const extras = useOnceTrue(painted && !scrolling);
+  // answers being the one that shows rows, and the table has then been still for EXTRAS_WAIT_MS:
+  // the paths take the server about a second of a core for 10,000 runs, and a scroll begun
+  // meanwhile dropped frames waiting for a core. The column picker asks for the paths at once.
+  const extras = useOnceTrue(useHeldFor(painted && !scrolling, EXTRAS_WAIT_MS));
   useLiveTable(q, extras);
-  const paths = useProjectPaths(project, extras);
+  const paths = useProjectPaths(project, extras || picker);
   const rows = useMemo(() => runs.data?.pages.flatMap((p) => p.rows) ?? [], [runs.data]);
   const selected = useMemo(() => (selectsAll ? new Set(rows.map(runIdOf)) : named), [selectsAll, rows, named]);
   const queryError = runs.isError ? errorDetail(runs.error).detail : null;
