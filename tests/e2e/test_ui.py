@@ -330,13 +330,22 @@ def test_a_live_point_arrives(page: Any, ui_server: UiServer) -> None:
             run.stop()
 
 
+LOGIN_RUNS = 110  # the table's first page holds 100 (web/src/api/runsPage.ts, FIRST_PAGE)
+
+
 def test_login_page_when_the_server_requires_it(page: Any, tmp_path: Path) -> None:
     require_browser()
     settings = ui_settings(tmp_path, auth_required=True)
     state = open_state(settings)
     state.access.create_user("sophia", "correct horse battery", admin=True)
+    token, _ = state.access.create_token("sophia", "seed", None)
     thread = ServerThread(create_app(settings, state)).start()
     try:
+        # More runs than the table's first page: the rest is read by a worker, which must send the
+        # session's cookie as the page's own requests do.
+        with client_env(thread.url, tmp_path / "client", token):
+            for i in range(LOGIN_RUNS):
+                quiet_run(project="team/x", name=f"r{i}").stop()
         page.goto(thread.url + "/p/team/x")
         page.wait_for_url(re.compile(r"/login\?next="))
         screenshot(page, "0-login")
@@ -348,6 +357,7 @@ def test_login_page_when_the_server_requires_it(page: Any, tmp_path: Path) -> No
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(re.compile(r"/p/team/x$"))
         page.get_by_text("sophia").wait_for()
+        expect(page.get_by_test_id("row-count")).to_have_text(f"{LOGIN_RUNS} runs", timeout=20_000)
     finally:
         thread.stop()
         state.close()

@@ -5,7 +5,7 @@ canvas, once the table is still. So each check here is that what each of those s
 run of that row, wherever the table has been scrolled to. And the runs' links open in the app.
 
 There are more runs than the table's first page: the rows after it come from a page read in the
-background, which a worker decodes (web/src/api/pageDecoder).
+background, which a worker reads and decodes (web/src/api/pageDecoder).
 
 The compare page's side-by-side table of the same runs is a column per run, far wider than the page:
 it too draws only what is in view, and each drawn cell must hold its own column's run's value."""

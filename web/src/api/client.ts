@@ -49,13 +49,19 @@ export async function unwrap<T>(
   promise: Promise<{ data?: T; error?: unknown; response: Response }>,
 ): Promise<T> {
   const { data, error, response } = await promise;
-  if (!response.ok) {
-    if (response.status === 401 && !location.pathname.startsWith("/login")) {
-      location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
-    }
-    throw errorDetail(error, response.status);
-  }
+  if (!response.ok) throw failure(error, response.status);
   return data as T;
+}
+
+/**
+ * The ApiError of a refused request (`error`: the answer's body); a 401 also sends the browser to
+ * the login page, to come back here.
+ */
+export function failure(error: unknown, status: number): ApiError {
+  if (status === 401 && !location.pathname.startsWith("/login")) {
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  }
+  return errorDetail(error, status);
 }
 
 /** `team/cassava` -> the path parameters of every project route. */

@@ -1,9 +1,10 @@
 // Pages of the runs table (`/table`), and its first page requested before the app has loaded: the
 // entry module starts it, so the request runs while the browser downloads and compiles the app.
+import { createFinalURL, createQuerySerializer, defaultPathSerializer } from "openapi-fetch";
 import { readAhead } from "../lib/readAhead";
 import { getList } from "../lib/url";
 import { api, projectParams, unwrap } from "./client";
-import { decodeOffThread } from "./pageDecoder";
+import { fetchPageOffThread } from "./pageDecoder";
 import { pageData, RowPage, type TableRow } from "./rowPage";
 import { decodeRow, type Row } from "./wire";
 
@@ -64,20 +65,33 @@ export function runsQueryOf(project: string, params: URLSearchParams): RunsQuery
   };
 }
 
-function request(q: RunsQuery, limit: number, cursor?: string | null, parseAs: "json" | "arrayBuffer" = "json") {
-  return api.GET("/api/v1/projects/{workspace}/{project}/table", {
-    parseAs,
-    params: {
-      path: projectParams(q.project),
-      query: {
-        query: effectiveQuery(q.query, q.trash),
-        columns: q.columns === null ? undefined : [...new Set([...BASE_COLUMNS, ...q.columns])],
-        sort_by: q.sortBy,
-        ascending: q.ascending,
-        limit,
-        cursor: cursor ?? undefined,
-      },
+const TABLE = "/api/v1/projects/{workspace}/{project}/table";
+
+function tableParams(q: RunsQuery, limit: number, cursor?: string | null) {
+  return {
+    path: projectParams(q.project),
+    query: {
+      query: effectiveQuery(q.query, q.trash),
+      columns: q.columns === null ? undefined : [...new Set([...BASE_COLUMNS, ...q.columns])],
+      sort_by: q.sortBy,
+      ascending: q.ascending,
+      limit,
+      cursor: cursor ?? undefined,
     },
+  };
+}
+
+function request(q: RunsQuery, limit: number, cursor?: string | null) {
+  return api.GET(TABLE, { params: tableParams(q, limit, cursor) });
+}
+
+/** The link of a `/table` request, serialised as the API client serialises it (request). */
+export function tableUrl(q: RunsQuery, limit: number, cursor?: string | null): string {
+  return createFinalURL(TABLE, {
+    baseUrl: "",
+    params: tableParams(q, limit, cursor),
+    querySerializer: createQuerySerializer(),
+    pathSerializer: defaultPathSerializer,
   });
 }
 
@@ -92,13 +106,12 @@ function decodePage(page: unknown): RunsPage {
 }
 
 /**
- * A page of the runs table, held by column (RowPage). `offThread`: decoded in a worker, for the
- * pages read in the background (the first page is decoded at once: a worker would start first).
+ * A page of the runs table, held by column (RowPage). `offThread`: read and decoded in a worker, for
+ * the pages read in the background (the first page is read at once: a worker would start first).
  */
 export async function fetchRunsPage(q: RunsQuery, limit: number, cursor?: string | null, offThread = false): Promise<RunsPage> {
   if (!offThread) return decodePage(await unwrap(request(q, limit, cursor)));
-  const body = await unwrap(request(q, limit, cursor, "arrayBuffer"));
-  const { page, next } = await decodeOffThread(body as ArrayBuffer);
+  const { page, next } = await fetchPageOffThread(tableUrl(q, limit, cursor));
   return { rows: new RowPage(page).rows(), next };
 }
 
