@@ -277,7 +277,8 @@ function useShownView(scroller: React.RefObject<HTMLDivElement | null>, drawn: D
   return view;
 }
 
-/** How long the table stays still before the rows' text (the elements under the canvas) follows. */
+/** How long a table stays still before it counts as not scrolled (useScrolling): the rows' text (the
+ * elements under the canvas) and the background pages wait for that. */
 const SETTLE_MS = 150;
 
 /**
@@ -300,6 +301,7 @@ function GridBody({
   cells,
   project,
   onToggle,
+  scrolling,
 }: {
   scroller: React.RefObject<HTMLDivElement | null>;
   rows: TableRow[];
@@ -307,6 +309,8 @@ function GridBody({
   cells: CellLayout[];
   project: string;
   onToggle: (id: string) => void;
+  /** Whether the table is being scrolled (useScrolling): the rows' text waits until it is not. */
+  scrolling: boolean;
 }) {
   // The font cells are drawn in, to measure texts with: known once the table is in the page (an
   // effect, not a layout effect: the scroller's ref is set after its children's layout effects).
@@ -335,14 +339,16 @@ function GridBody({
   const size = windowSize(shownView.height, ROW_HEIGHT, ROW_OVERSCAN);
   const slotted = slottedRows(firstRow, size, rows.length);
 
-  // The window the rows' text shows: the live one, once it has held for SETTLE_MS.
+  // The window the rows' text shows: the live one while the table is still; during a scroll, the one
+  // it was still at. (A timer of its own restarted by each new window settled in the first frames of
+  // a slow scroll, whose first rows stay in the overscan for a while: 800 cells re-rendered mid-scroll.)
   const liveKey = `${firstRow}:${first}:${last}`;
-  const [settled, setSettled] = useState({ key: liveKey, firstRow, first, last });
+  const live = { key: liveKey, firstRow, first, last };
+  const [stillAt, setStillAt] = useState(live);
   useEffect(() => {
-    if (settled.key === liveKey) return;
-    const timer = window.setTimeout(() => setSettled({ key: liveKey, firstRow, first, last }), SETTLE_MS);
-    return () => window.clearTimeout(timer);
-  }, [liveKey, settled.key, firstRow, first, last]);
+    if (!scrolling && stillAt.key !== liveKey) setStillAt({ key: liveKey, firstRow, first, last });
+  }, [scrolling, liveKey, stillAt.key, firstRow, first, last]);
+  const settled = scrolling ? stillAt : live;
   const textRows = useMemo(() => slottedRows(settled.firstRow, size, rows.length), [settled.firstRow, size, rows.length]);
   const shown = useMemo(() => center.slice(settled.first, settled.last + 1), [center, settled.first, settled.last]);
   const skipped = drawn[settled.first]?.x ?? pinnedWidth;
@@ -913,7 +919,7 @@ export function RunsPage() {
               );
             })}
           </div>
-          <GridBody scroller={scroller} rows={rows} selected={selected} cells={cellLayout} project={project} onToggle={onToggleRow} />
+          <GridBody scroller={scroller} rows={rows} selected={selected} cells={cellLayout} project={project} onToggle={onToggleRow} scrolling={scrolling} />
         </div>
         {runs.isPending ? <p className="loading">Loading runs…</p> : null}
         {!runs.isPending && rows.length === 0 && !queryError ? <p className="muted empty">No runs match.</p> : null}
