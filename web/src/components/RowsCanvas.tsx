@@ -24,9 +24,17 @@ export function cellContent(row: TableRow, path: string, now: number): CellConte
   return { kind: "text", text: formatValue(value), numeric: typeof numeric(value) === "number" };
 }
 
-/** The small font of badges and tags (12px), in the table's font family. */
-function smallFontOf(font: string, family: string, weight: string): string {
-  return font === "" ? "" : `${weight} 12px ${family}`;
+/** The fonts the table's cells are drawn in: its own (`font`, a computed CSS font) and the small font
+ * of badges and tags (12px, same family); "" until the table is in the page. */
+export interface TableFonts {
+  font: string;
+  small: string;
+}
+
+/** The table's fonts, read from its element once it is in the page. */
+export function tableFontsOf(element: HTMLElement): TableFonts {
+  const style = getComputedStyle(element);
+  return { font: style.font, small: `${style.fontWeight} 12px ${style.fontFamily}` };
 }
 
 /**
@@ -45,6 +53,7 @@ export const RowsCanvas = memo(function RowsCanvas({
   rowHeight,
   selected,
   hovered,
+  fonts,
 }: {
   scroller: React.RefObject<HTMLDivElement | null>;
   rows: TableRow[];
@@ -57,17 +66,15 @@ export const RowsCanvas = memo(function RowsCanvas({
   rowHeight: number;
   selected: Set<string>;
   hovered: string | null;
+  fonts: TableFonts;
 }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const [viewport, setViewport] = useState({ width: 0, height: 0 });
-  const [fonts, setFonts] = useState({ font: "", small: "" });
 
   // An effect, not a layout effect: the scroller's ref is set after its children's layout effects.
   useEffect(() => {
     const element = scroller.current;
     if (!element) return;
-    const style = getComputedStyle(element);
-    setFonts({ font: style.font, small: smallFontOf(style.font, style.fontFamily, style.fontWeight) });
     const observer = new ResizeObserver(() => setViewport({ width: element.clientWidth, height: element.clientHeight }));
     observer.observe(element);
     setViewport({ width: element.clientWidth, height: element.clientHeight });

@@ -17,7 +17,7 @@ import { formatValue, numeric, tagsOf } from "../api/wire";
 import { ColumnPicker } from "../components/ColumnPicker";
 import { QueryBar } from "../components/QueryBar";
 import { StateBadge } from "../components/StateBadge";
-import { RowsCanvas } from "../components/RowsCanvas";
+import { RowsCanvas, type TableFonts, tableFontsOf } from "../components/RowsCanvas";
 import type { DrawColumn } from "../lib/drawRows";
 import { Tags } from "../components/Tags";
 import { useClock } from "../lib/clock";
@@ -312,12 +312,13 @@ function GridBody({
   /** Whether the table is being scrolled (useScrolling): the rows' text waits until it is not. */
   scrolling: boolean;
 }) {
-  // The font cells are drawn in, to measure texts with: known once the table is in the page (an
+  // The fonts cells are drawn in, to measure texts with: known once the table is in the page (an
   // effect, not a layout effect: the scroller's ref is set after its children's layout effects).
-  const [font, setFont] = useState("");
+  const [fonts, setFonts] = useState<TableFonts>({ font: "", small: "" });
   useEffect(() => {
-    if (scroller.current) setFont(getComputedStyle(scroller.current).font);
+    if (scroller.current) setFonts(tableFontsOf(scroller.current));
   }, [scroller]);
+  const { font } = fonts;
   const hovered = useRowHover(scroller);
   const { pinned, center, pinnedWidth, drawn } = useMemo(() => {
     const pinned = cells.filter((c) => c.left !== undefined);
@@ -370,6 +371,7 @@ function GridBody({
         rowHeight={ROW_HEIGHT}
         selected={selected}
         hovered={hovered}
+        fonts={fonts}
       />
       <div className="grid-pinned" style={{ width: pinnedWidth, height: rows.length * ROW_HEIGHT }}>
         {slotted.map(({ index, slot }) => (
