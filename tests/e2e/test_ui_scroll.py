@@ -115,6 +115,32 @@ def test_every_scrolled_row_shows_its_own_run(page: Any, table: Any, many_runs: 
     assert any("pageDecoder" in worker.url for worker in page.workers), [w.url for w in page.workers]
 
 
+def test_a_table_scrolled_a_few_pixels_a_frame_shows_what_a_whole_drawing_does(page: Any, table: Any) -> None:
+    # Small scrolls, a frame each, down then up: each frame draws on what the last one drew.
+    page.mouse.move(1, 1)
+    table.evaluate(
+        """async (grid) => {
+          for (let i = 0; i < 40; i++) { grid.scrollTop += 7; await new Promise(requestAnimationFrame); }
+          for (let i = 0; i < 15; i++) { grid.scrollTop -= 5; await new Promise(requestAnimationFrame); }
+        }"""
+    )
+    box = page.locator(".grid-canvas").bounding_box()
+    stepped = table_pixels(page, box)
+    top = table.evaluate("grid => grid.scrollTop")
+    assert top == 40 * 7 - 15 * 5
+    # The same place drawn afresh: a jump of more than the view's height away, and back. Nothing of
+    # an earlier frame may be left (a strip of other rows, a row a pixel off).
+    table.evaluate(
+        """async (grid, top) => {
+          grid.scrollTop = top + 2000; await new Promise(requestAnimationFrame);
+          grid.scrollTop = top; await new Promise(requestAnimationFrame);
+        }""",
+        top,
+    )
+    assert table_pixels(page, box) == stepped
+    assert ink(stepped) > 1000  # rows of text, not an empty canvas
+
+
 HOVER = (248, 249, 250)  # .grid-row.hovered, and the canvas's row under the pointer
 
 
