@@ -12,12 +12,14 @@ it too draws only what is in view, and each drawn cell must hold its own column'
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 from ui_browser import UiServer, ink, inked_width, screenshot, table_pixels
 from ui_seed import client_env, quiet_run
@@ -139,6 +141,41 @@ def test_a_table_scrolled_a_few_pixels_a_frame_shows_what_a_whole_drawing_does(p
     )
     assert table_pixels(page, box) == stepped
     assert ink(stepped) > 1000  # rows of text, not an empty canvas
+
+
+def shown_pixels(page: Any, box: dict[str, float]) -> list[tuple[int, int, int]]:
+    """The colours on screen over `box` (the canvas and everything over it, as a user sees it)."""
+    with Image.open(io.BytesIO(page.screenshot(clip=box))) as shot:
+        data = shot.convert("RGB").tobytes()
+    return [(data[i], data[i + 1], data[i + 2]) for i in range(0, len(data), 3)]
+
+
+def test_a_drag_over_rows_selects_their_text_and_the_selection_shows(
+    page: Any, table: Any, many_runs: dict[str, str]
+) -> None:
+    scroll_to(page, table, 0)
+    rows = rendered_rows(page)
+
+    def name_box(row: dict[str, Any]) -> dict[str, float]:
+        box: dict[str, float] = row["boxes"][row["cells"].index(many_runs[row["id"]])]
+        return box
+
+    def highlighted(box: dict[str, float]) -> int:
+        # The selection's blue over the table's white; no other colour of the table is as blue.
+        return sum(1 for r, _, b in shown_pixels(page, box) if b - r > 35)
+
+    first, middle, last = name_box(rows[1]), name_box(rows[2]), name_box(rows[3])
+    assert highlighted(middle) == 0
+    page.mouse.move(first["x"] + 3, first["y"] + first["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(last["x"] + last["width"] - 3, last["y"] + last["height"] / 2, steps=5)
+    page.mouse.up()
+    # What a copy takes: the dragged-over runs' cells, as text.
+    selected = page.evaluate("() => getSelection().toString()")
+    assert all(many_runs[row["id"]] in selected for row in rows[1:4]), selected
+    assert many_runs[rows[0]["id"]] not in selected and many_runs[rows[5]["id"]] not in selected
+    # And the user sees what is selected, over the cells the canvas draws.
+    assert highlighted(middle) > 100
 
 
 HOVER = (248, 249, 250)  # .grid-row.hovered, and the canvas's row under the pointer

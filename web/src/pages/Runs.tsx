@@ -390,7 +390,7 @@ function GridBody({
           />
         ))}
       </div>
-      {/* The rows' text, transparent over the canvas (never painted), for the window it settled on. */}
+      {/* The rows' text over the canvas, for the window it settled on: transparent, but a selection in it shows. */}
       <div className="grid-text" aria-busy={settled.key !== liveKey} data-testid="rows-text">
         {textRows.map(({ index, slot }) => (
           <RowPart
