@@ -32,4 +32,12 @@ describe("QueryBar", () => {
     expect(alert.textContent).toContain("expected a value, found '>' at position 4");
     expect(alert.querySelector("mark")?.textContent).toBe(">");
   });
+
+  it("says when it is focused, before anything is typed (the page then reads the paths it completes)", () => {
+    const onFocus = vi.fn();
+    render(<QueryBar value="" paths={[]} error={null} onSubmit={() => undefined} onFocus={onFocus} />);
+    expect(onFocus).not.toHaveBeenCalled();
+    fireEvent.focus(screen.getByLabelText("query"));
+    expect(onFocus).toHaveBeenCalledTimes(1);
+  });
 });

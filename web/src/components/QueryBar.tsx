@@ -11,11 +11,14 @@ export function QueryBar({
   paths,
   error,
   onSubmit,
+  onFocus,
 }: {
   value: string;
   paths: string[];
   error: string | null;
   onSubmit: (query: string) => void;
+  /** The bar is about to be typed in: its completions need the paths. */
+  onFocus?: () => void;
 }) {
   const [text, setText] = useState(value);
   const [caret, setCaret] = useState(value.length);
@@ -51,6 +54,7 @@ export function QueryBar({
           setActive(0);
         }}
         onKeyUp={(e) => setCaret((e.target as HTMLInputElement).selectionStart ?? 0)}
+        onFocus={onFocus}
         onBlur={() => setTimeout(() => setOpen(false), 150)}
         onKeyDown={(e) => {
           if (options.length && (e.key === "ArrowDown" || e.key === "ArrowUp")) {

@@ -662,10 +662,12 @@ export function RunsPage() {
   // picker, completion) are read once the first rows are on screen, the first request the server
   // answers being the one that shows rows, and the table has then been still for EXTRAS_WAIT_MS:
   // the paths take the server about a second of a core for 10,000 runs, and a scroll begun
-  // meanwhile dropped frames waiting for a core. The column picker asks for the paths at once.
+  // meanwhile dropped frames waiting for a core. The column picker and the query bar (its
+  // completions) ask for the paths at once.
   const extras = useOnceTrue(useHeldFor(painted && !scrolling, EXTRAS_WAIT_MS));
+  const [typing, setTyping] = useState(false);
   useLiveTable(q, extras);
-  const paths = useProjectPaths(project, extras || picker);
+  const paths = useProjectPaths(project, extras || picker || typing);
   const rows = useMemo(() => runs.data?.pages.flatMap((p) => p.rows) ?? [], [runs.data]);
   const selected = useMemo(() => (selectsAll ? new Set(rows.map(runIdOf)) : named), [selectsAll, rows, named]);
   const queryError = runs.isError ? errorDetail(runs.error).detail : null;
@@ -778,7 +780,7 @@ export function RunsPage() {
   return (
     <section className="page runs-page">
       <div className="toolbar">
-        <QueryBar value={query} paths={(paths.data ?? []).map((p) => p.path)} error={queryError} onSubmit={(v) => update("q", v)} />
+        <QueryBar value={query} paths={(paths.data ?? []).map((p) => p.path)} error={queryError} onSubmit={(v) => update("q", v)} onFocus={() => setTyping(true)} />
         <div className="anchor">
           <button onClick={() => setPicker((v) => !v)} data-testid="add-column">
             Columns
