@@ -320,6 +320,8 @@ function GridBody({
   }, [scroller]);
   const { font } = fonts;
   const hovered = useRowHover(scroller);
+  const textLayer = useRef<HTMLDivElement>(null);
+  useSelectionShown(textLayer);
   const { pinned, center, pinnedWidth, drawn } = useMemo(() => {
     const pinned = cells.filter((c) => c.left !== undefined);
     const center = cells.filter((c) => c.left === undefined);
@@ -390,8 +392,8 @@ function GridBody({
           />
         ))}
       </div>
-      {/* The rows' text over the canvas, for the window it settled on: transparent, but a selection in it shows. */}
-      <div className="grid-text" aria-busy={settled.key !== liveKey} data-testid="rows-text">
+      {/* The rows' text over the canvas, for the window it settled on: transparent, but a selection in it shows (useSelectionShown). */}
+      <div ref={textLayer} className="grid-text" aria-busy={settled.key !== liveKey} data-testid="rows-text">
         {textRows.map(({ index, slot }) => (
           <RowPart
             key={slot}
@@ -410,6 +412,26 @@ function GridBody({
       </div>
     </>
   );
+}
+
+/**
+ * Marks the rows' text `selecting` while a selection reaches into it: only then is it painted (a
+ * selection shows, its text staying transparent), since painting it after each scroll cost the first
+ * frames of the next (styles.css, .grid-text). Set on the element, without a render.
+ */
+function useSelectionShown(layer: React.RefObject<HTMLDivElement | null>): void {
+  useEffect(() => {
+    const onChange = () => {
+      const element = layer.current;
+      const selection = document.getSelection();
+      if (!element) return;
+      const inside = (node: Node | null) => node !== null && element.contains(node);
+      const shown = selection !== null && !selection.isCollapsed && (inside(selection.anchorNode) || inside(selection.focusNode));
+      element.classList.toggle("selecting", shown);
+    };
+    document.addEventListener("selectionchange", onChange);
+    return () => document.removeEventListener("selectionchange", onChange);
+  }, [layer]);
 }
 
 /**
