@@ -176,6 +176,13 @@ def test_a_drag_over_rows_selects_their_text_and_the_selection_shows(
     assert many_runs[rows[0]["id"]] not in selected and many_runs[rows[5]["id"]] not in selected
     # And the user sees what is selected, over the cells the canvas draws.
     assert highlighted(middle) > 100
+    # As after a select-all, whose ends are outside the table.
+    page.evaluate("() => getSelection().removeAllRanges()")
+    expect(page.get_by_test_id("rows-text")).not_to_have_class(re.compile(r"\bselecting\b"))
+    assert highlighted(middle) == 0
+    page.evaluate("() => getSelection().selectAllChildren(document.body)")
+    expect(page.get_by_test_id("rows-text")).to_have_class(re.compile(r"\bselecting\b"))
+    assert highlighted(middle) > 100
 
 
 HOVER = (248, 249, 250)  # .grid-row.hovered, and the canvas's row under the pointer

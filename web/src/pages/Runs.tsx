@@ -425,9 +425,8 @@ function useSelectionShown(layer: React.RefObject<HTMLDivElement | null>): void 
       const element = layer.current;
       const selection = document.getSelection();
       if (!element) return;
-      const inside = (node: Node | null) => node !== null && element.contains(node);
-      const shown = selection !== null && !selection.isCollapsed && (inside(selection.anchorNode) || inside(selection.focusNode));
-      element.classList.toggle("selecting", shown);
+      // Any part of it (a select-all too, whose ends are outside it).
+      element.classList.toggle("selecting", selection !== null && !selection.isCollapsed && selection.containsNode(element, true));
     };
     document.addEventListener("selectionchange", onChange);
     return () => document.removeEventListener("selectionchange", onChange);
