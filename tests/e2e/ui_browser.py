@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,11 @@ __all__ = [
     "UiServer",
     "ink",
     "inked_width",
+    "line_columns",
     "painted_pixels",
     "require_browser",
     "screenshot",
+    "series_rgb",
     "table_pixels",
     "ui_settings",
 ]
@@ -78,8 +81,13 @@ def require_browser() -> Any:
     return sync_playwright
 
 
-# colorFor(0) of web/src/components/Chart.tsx, hsl(0, 65%, 45%): the first series of a chart.
-FIRST_SERIES_RGB = (189, 40, 40)
+def series_rgb(index: int) -> tuple[int, int, int]:
+    """colorFor(index) of web/src/components/Chart.tsx, hsl(index x 137.508 deg, 65%, 45%), in RGB."""
+    red, green, blue = colorsys.hls_to_rgb((index * 137.508) % 360 / 360, 0.45, 0.65)
+    return round(red * 255), round(green * 255), round(blue * 255)
+
+
+FIRST_SERIES_RGB = series_rgb(0)  # (189, 40, 40): the first series of a chart
 
 
 def painted_pixels(chart: Any, rgb: tuple[int, int, int] = FIRST_SERIES_RGB, tolerance: int = 12) -> int:
@@ -96,6 +104,27 @@ def painted_pixels(chart: Any, rgb: tuple[int, int, int] = FIRST_SERIES_RGB, tol
         [*rgb, tolerance],
     )
     return count
+
+
+def line_columns(chart: Any, rgb: tuple[int, int, int], tolerance: int = 12) -> dict[int, tuple[int, int]]:
+    """Where a chart's line of colour `rgb` is drawn: for each canvas column it crosses, the top and
+    bottom pixel rows painted in that colour (rows count down from the canvas's top)."""
+    columns: list[list[int]] = chart.locator("canvas").first.evaluate(
+        """(canvas, [r, g, b, tol]) => {
+          const w = canvas.width, d = canvas.getContext('2d').getImageData(0, 0, w, canvas.height).data;
+          const top = new Map(), bottom = new Map();
+          for (let i = 0; i < d.length; i += 4) {
+            const far = (k, v) => Math.abs(d[i + k] - v) > tol;
+            if (far(0, r) || far(1, g) || far(2, b)) continue;
+            const x = (i / 4) % w, y = Math.floor(i / 4 / w);
+            if (!top.has(x)) top.set(x, y);
+            bottom.set(x, y);
+          }
+          return [...top.keys()].map((x) => [x, top.get(x), bottom.get(x)]);
+        }""",
+        [*rgb, tolerance],
+    )
+    return {x: (top, bottom) for x, top, bottom in columns}
 
 
 Pixel = tuple[int, int, int]

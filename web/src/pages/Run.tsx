@@ -115,6 +115,14 @@ function ImageSeries({ project, runId, path }: { project: string; runId: string;
   );
 }
 
+// The captured output streams, stdout first: what a script printed is what its page opens on.
+const OUTPUT_STREAM = /(stdout|stderr|traceback)$/;
+const STREAM_ORDER = ["stdout", "stderr", "traceback"];
+
+function streamRank(path: string): number {
+  return STREAM_ORDER.indexOf(path.match(OUTPUT_STREAM)?.[1] ?? "");
+}
+
 function Logs({ project, runId, paths }: { project: string; runId: string; paths: string[] }) {
   const [stream, setStream] = useState(paths[0] ?? "");
   const [search, setSearch] = useState("");
@@ -228,7 +236,10 @@ export function RunPage() {
 
   const floatSeries = fields.filter((f) => f.type === "floatSeries" && !f.path.startsWith("monitoring/")).map((f) => f.path);
   const monitoringSeries = fields.filter((f) => f.type === "floatSeries" && f.path.startsWith("monitoring/")).map((f) => f.path);
-  const logPaths = fields.filter((f) => f.type === "stringSeries" && /(stdout|stderr|traceback)$/.test(f.path)).map((f) => f.path);
+  const logPaths = fields
+    .filter((f) => f.type === "stringSeries" && OUTPUT_STREAM.test(f.path))
+    .map((f) => f.path)
+    .sort((a, b) => streamRank(a) - streamRank(b) || a.localeCompare(b));
   const imageSeries = fields.filter((f) => f.type === "fileSeries").map((f) => f.path);
   const fileFields = fields.filter((f) => (f.type === "file" || f.type === "fileSet") && !f.path.startsWith("source_code/"));
   const sourceFields = fields.filter((f) => (f.type === "file" || f.type === "fileSet") && f.path.startsWith("source_code/"));
