@@ -3,6 +3,7 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { numberTickLabels } from "../lib/numberTicks";
 import { WHOLE_INCREMENTS, wholeTickLabels } from "../lib/wholeTicks";
 
 export interface ChartSeries {
@@ -126,9 +127,18 @@ export function Chart(props: ChartProps) {
           label: xLabel,
           stroke: "#555",
           grid: { stroke: "#eee" },
-          ...(xWhole ? { incrs: WHOLE_INCREMENTS, values: (_u: uPlot, splits: number[]) => wholeTickLabels(splits) } : {}),
+          ...(xWhole
+            ? { incrs: WHOLE_INCREMENTS, values: (_u: uPlot, splits: number[]) => wholeTickLabels(splits) }
+            : xTime
+              ? {}
+              : { values: (_u: uPlot, splits: number[], _axis: number, _space: number, spacing: number) => numberTickLabels(splits, spacing, logX) }),
         },
-        { stroke: "#555", grid: { stroke: "#eee" }, size: 60 },
+        {
+          stroke: "#555",
+          grid: { stroke: "#eee" },
+          size: 60,
+          values: (_u: uPlot, splits: number[], _axis: number, _space: number, spacing: number) => numberTickLabels(splits, spacing, logY),
+        },
       ],
       series: [
         {},
