@@ -7,6 +7,7 @@ repository with an uncommitted change, with every capture of the client left on.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,50 @@ def test_name_and_description_are_edited_on_the_run_page(
     expect(page.get_by_label("run name")).to_have_value("captured, lr 0.01", timeout=10_000)
     expect(page.get_by_label("run description")).to_have_value("the baseline the sweep starts from")
     screenshot(page, "3-run-edited")
+
+
+def chip(tag: str) -> re.Pattern[str]:
+    """A tag chip's text: the tag, then its remove button's cross (U+00D7)."""
+    return re.compile(f"^{re.escape(tag)}\\u00d7$")
+
+
+def test_tags_are_added_and_removed_on_the_run_page(
+    page: Any, ui_server: UiServer, captured_run: str
+) -> None:
+    page.goto(f"{ui_server.url}/p/{PROJECT}/runs/{captured_run}")
+    head = page.locator(".run-head")
+    add = page.get_by_label("add tag")
+    for tag in ("best", "submitted"):
+        with page.expect_response(lambda r: r.request.method == "POST" and "/tags" in r.url and r.ok):
+            add.fill(tag)
+            add.press("Enter")
+    chips = head.locator(".tag")
+    expect(chips).to_have_text([chip("best"), chip("submitted")])
+    page.reload()
+    expect(chips).to_have_text([chip("best"), chip("submitted")], timeout=10_000)
+    page.get_by_label("remove tag best").click()
+    expect(chips).to_have_text([chip("submitted")])
+    page.reload()
+    expect(chips).to_have_text([chip("submitted")], timeout=10_000)
+    # The runs table reads the same tags.
+    page.goto(f'{ui_server.url}/p/{PROJECT}?q=sys/tags contains "submitted"')
+    expect(page.locator("[data-run]")).to_have_count(1, timeout=10_000)
+
+
+def test_json_and_image_files_are_previewed_as_what_they_are(page: Any, ui_server: UiServer) -> None:
+    page.goto(f"{ui_server.url}/p/team/vision/runs/VIS-1?tab=files")
+    preview = page.get_by_test_id("file-preview")
+    page.get_by_role("button", name="reports/config").click()
+    # Pretty-printed: one key a line, indented (the file holds it on one line).
+    code = preview.locator("pre.code")
+    expect(code).to_contain_text('"layers": 50')
+    assert '\n  "model": "resnet",\n' in code.inner_text()
+    expect(code.locator(".hljs-attr").first).to_be_visible()
+
+    page.get_by_role("button", name="samples/first").click()
+    image = preview.locator("img.preview-image")
+    expect(image).to_be_visible()
+    size = image.evaluate("img => img.complete ? [img.naturalWidth, img.naturalHeight] : null")
+    assert size == [16, 16]  # the PNG itself, decoded by the browser
+    expect(preview).to_contain_text("image/png")
+    screenshot(page, "3-run-image-file")

@@ -1,6 +1,6 @@
 import { useState } from "react";
 
-/** Tags as chips; with `onChange`, removable and extendable in place. */
+/** Tags as chips: removable with `onRemove`, and extendable in place with `onAdd`. */
 export function Tags({
   tags,
   onAdd,
