@@ -118,11 +118,14 @@ def test_despina_ui_serves_a_home_folder_on_loopback_without_login(
     process = subprocess.Popen(
         [sys.executable, "-m", "despina.cli.main", "ui", str(home), "--port", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,  # where it says where to look (its log level keeps the rest quiet)
+        text=True,
     )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url, process=process)
+        assert process.stderr is not None
+        assert process.stderr.readline().strip() == f"Despina UI for {home} on {url}"
         (project,) = httpx.get(f"{url}/api/v1/projects").json()  # no token needed
         assert (project["name"], project["run_count"]) == (PROJECT, 1)
         rows = httpx.get(f"{url}/api/v1/projects/{PROJECT}/runs").json()
