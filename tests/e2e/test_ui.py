@@ -183,9 +183,12 @@ def test_tags_trash_and_restore(page: Any, ui_server: UiServer) -> None:
     wait_rows(page, 1)
 
 
-def test_saved_view_restores_query_and_columns(page: Any, ui_server: UiServer) -> None:
-    page.goto(ui_server.url + TABLE + '?q=sys/tags contains "sweep"&cols=score')
+def test_saved_view_restores_query_columns_and_sort(page: Any, ui_server: UiServer) -> None:
+    # The sweep runs by score, highest first: VIS-4 (0.59), VIS-5 (0.512), VIS-6 (0.5015); the
+    # table's own order (newest first) starts at VIS-6.
+    page.goto(ui_server.url + TABLE + '?q=sys/tags contains "sweep"&cols=score&sort=score')
     wait_rows(page, 3)
+    wait_first_row(page, "VIS-4")
     page.get_by_test_id("views-button").click()
     page.get_by_label("view name").fill("sweep runs")
     page.get_by_role("button", name="Save view").click()
@@ -196,6 +199,8 @@ def test_saved_view_restores_query_and_columns(page: Any, ui_server: UiServer) -
     page.get_by_test_id("views").get_by_role("button", name="sweep runs", exact=True).click()
     wait_rows(page, 3)
     page.locator('[data-column="score"]').wait_for()
+    expect(page).to_have_url(re.compile(r"sort=score"))
+    wait_first_row(page, "VIS-4")
 
 
 def test_select_runs_and_compare(page: Any, ui_server: UiServer) -> None:
