@@ -4,6 +4,7 @@
 - `ServerProcess(...)`: `despina server` as a child process, for tests that kill it (`kill()`) and start
   it again on the same port and data.
 - `HttpStore`: the `Store` contract through `HttpBackend`, so the conformance suite runs over HTTP.
+- `server_with_user(folder, username, ...)`: a fresh server with one user and a token of theirs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -26,6 +28,10 @@ from fastapi import FastAPI
 
 from despina.backends.http import HttpBackend
 from despina.client.operations import Operation, referenced_files
+from despina.server.app import create_app, open_state
+from despina.server.auth.principal import Role
+from despina.server.settings import ServerSettings
+from despina.server.state import ServerState
 from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesData, Store
 
 
@@ -182,3 +188,28 @@ class HttpStore(Store):
 
     def close(self) -> None:
         self.backend.close()
+
+
+@contextmanager
+def server_with_user(
+    folder: Path, username: str, *, admin: bool = False, contributes_to: Sequence[str] = ()
+) -> Iterator[tuple[str, str, ServerState]]:
+    """A server over a new SQLite database and blob folder in `folder`, with one user (a server admin,
+    or a contributor to the projects named) and an API token of theirs: (url, token, state)."""
+    settings = ServerSettings(
+        db_url=f"sqlite:///{folder / 'server.db'}",
+        blobs_url=str(folder / "server-blobs"),
+        secure_cookies=False,
+        upgrade_database=True,
+    )
+    state = open_state(settings)
+    state.access.create_user(username, "a long enough password", admin=admin)
+    for project in contributes_to:
+        state.access.grant_role(project, username, Role.CONTRIBUTOR)
+    token, _ = state.access.create_token(username, "tests", None)
+    thread = ServerThread(create_app(settings, state)).start()
+    try:
+        yield thread.url, token, state
+    finally:
+        thread.stop()
+        state.close()

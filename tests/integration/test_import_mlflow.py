@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from server_harness import server_with_user
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed (pip install 'despina[mlflow]')")
 
@@ -162,3 +163,28 @@ def test_import_one_experiment_into_a_project(tmp_path: Path, monkeypatch: pytes
         env={"DESPINA_HOME": str(home)},
     )
     assert result.exit_code != 0 and "no experiment named 'nope'" in result.output
+
+
+def test_import_mlflow_into_a_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With DESPINA_URL set, the import fills the server the team logs to, read back as a user would."""
+    uri, ids = _build(tmp_path / "mlflow")
+    with server_with_user(tmp_path / "server", "admin", admin=True) as (url, token, _):
+        monkeypatch.setenv("DESPINA_URL", url)
+        monkeypatch.setenv("DESPINA_API_TOKEN", token)
+        home = tmp_path / "client-home"  # the client's journals; nothing is imported into it
+        result = _invoke(["import", "mlflow", "--tracking-uri", uri], home)
+        assert "5 new" in result.output and "2 new file(s)" in result.output, result.output
+        assert not (home / "despina.db").exists()
+
+        run = _open("mlflow/vision-models", ids["resnet"])
+        try:
+            assert run["sys/owner"].fetch() == "ada"
+            assert run["sys/creation_time"].fetch().timestamp() == pytest.approx(T0 / 1000)
+            assert run["metrics/loss"].fetch_values()["value"].tolist() == [1.0, 0.5, 1 / 3, 0.25, 0.2]
+            folder = run["artifacts"].download(tmp_path / "out")
+            assert (folder / "plots" / "curve.csv").read_bytes() == b"step,loss\n0,1\n"
+        finally:
+            run.stop()
+
+        again = _invoke(["import", "mlflow", "--tracking-uri", uri], home)
+        assert "0 new, 5 already there" in again.output and "0 new file(s)" in again.output, again.output

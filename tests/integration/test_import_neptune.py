@@ -10,8 +10,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
+from server_harness import server_with_user
 
+from despina.backends.http import HttpBackend
 from despina.cli.main import cli
 from despina.store.sql.store import open_embedded_store
 
@@ -186,3 +189,38 @@ def test_a_neptune_export_imports_once(tmp_path: Path) -> None:
     code, output = _invoke("import", "neptune", str(tmp_path / "export"), "--home", str(home))
     assert code == 0, output
     assert "(0 new, 3 already there): 0 operation(s), 0 point(s), 0 new file(s)" in output
+
+
+def test_a_neptune_export_imports_into_a_server_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neptune's users had no server of their own: `--url` fills a team's Despina server instead."""
+    _export(tmp_path / "export")
+    with server_with_user(tmp_path / "server", "admin", admin=True) as (url, token, _):
+        monkeypatch.setenv("DESPINA_API_TOKEN", token)
+        monkeypatch.delenv("DESPINA_URL", raising=False)
+        code, output = _invoke("import", "neptune", str(tmp_path / "export"), "--url", url)
+        assert code == 0, output
+        assert "Imported 3 Neptune run(s) into ws/nlp, ws/vision (3 new, 0 already there)" in output
+        assert "3 new file(s)" in output  # the model and the two images
+
+        server = HttpBackend(url, token)
+        try:
+            assert sorted(server.list_projects()) == ["ws/nlp", "ws/vision"]
+            rows = server.runs_table("ws/vision", columns=["sys/id", "sys/custom_run_id"])
+            ids = {row["sys/custom_run_id"].value: row["sys/id"].value for row in rows}
+            parent, fork = ids["CAS-1"], ids["CAS-2"]
+            info = server.get_run("ws/vision", parent)
+            assert (info.owner, info.creation_time) == ("alice", CREATED)  # kept: an admin imported
+            fields = server.fields("ws/vision", parent)
+            assert fields["params/lr"].value == 0.001 and math.isnan(fields["params/nan"].value)
+            with server.open_blob("ws/vision", fields["model"].value.sha256) as blob:
+                assert blob.read() == b"weights"
+            images = server.series("ws/vision", parent, "images").values
+            with server.open_blob("ws/vision", images[1].sha256) as blob:
+                assert blob.read() == b"png1"
+            assert server.get_run("ws/vision", fork).fork_parent == parent
+        finally:
+            server.close()
+
+        code, output = _invoke("import", "neptune", str(tmp_path / "export"), "--url", url)
+        assert code == 0, output
+        assert "(0 new, 3 already there): 0 operation(s), 0 point(s), 0 new file(s)" in output

@@ -69,6 +69,7 @@ RULES: dict[str, str | Role] = {
     "edit_tags": Role.CONTRIBUTOR,
     "trash_runs": Role.CONTRIBUTOR,
     "restore_runs": Role.CONTRIBUTOR,
+    "restore_run_times": Role.CONTRIBUTOR,
     "list_views": Role.VIEWER,
     "save_view": Role.CONTRIBUTOR,
     "delete_view": Role.CONTRIBUTOR,
@@ -215,6 +216,9 @@ def _request(route_name: str, caller: str, world: World) -> dict[str, Any]:
         "edit_tags": lambda: {"json": {"run_ids": [world.run_id], "add": [caller]}},
         "trash_runs": lambda: {"json": {"run_ids": [world.run_id]}},
         "restore_runs": lambda: {"json": {"run_ids": [world.run_id]}},
+        "restore_run_times": lambda: {
+            "json": {"creation_time": "2024-03-01T12:00:00Z", "modification_time": "2024-03-02T12:00:00Z"}
+        },
         "save_view": lambda: {"json": {"name": f"view of {caller}", "query": "f1 > 0.5"}},
         "delete_view": lambda: {"path": {"view_id": world.view_ids[caller]}},
         "project_changes": lambda: {"params": {"since": 0}},

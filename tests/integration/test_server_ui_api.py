@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +242,21 @@ def test_one_request_downsamples_every_line_of_a_compare_chart(server: Server) -
     assert np.all(np.diff(x) > 0) and y.max() == 199 * 2 and np.array_equal(y, x * 2)
     assert first["total"] == 100
     assert not_logged["exact"] is True and "CAS-99" in unknown["error"]
+
+
+def test_an_imported_runs_times_are_set_and_bad_ones_refused(server: Server) -> None:
+    run_id = server.run("imported")
+    times = {"creation_time": "2024-03-01T12:00:00+00:00", "modification_time": "2024-03-02T08:30:00+01:00"}
+    assert server.http.put(f"{API}/runs/{run_id}/times", json=times).status_code == 204
+    info = server.backend.get_run(PROJECT, run_id)
+    assert info.creation_time == datetime(2024, 3, 1, 12, tzinfo=timezone.utc)
+    assert info.modification_time == datetime(2024, 3, 2, 7, 30, tzinfo=timezone.utc)
+
+    naive = server.http.put(f"{API}/runs/{run_id}/times", json={**times, "creation_time": "2024-03-01T12:00"})
+    assert naive.status_code == 422 and "timezone" in naive.text
+    backwards = {"creation_time": times["modification_time"], "modification_time": times["creation_time"]}
+    answer = server.http.put(f"{API}/runs/{run_id}/times", json=backwards)
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == "modification_time is before creation_time"
+    assert server.http.put(f"{API}/runs/CAS-99/times", json=times).status_code == 404
+    assert server.backend.get_run(PROJECT, run_id).creation_time == info.creation_time  # unchanged

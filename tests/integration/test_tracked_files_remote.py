@@ -10,16 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_harness import ServerThread
+from server_harness import server_with_user
 
 import despina
 from despina.backends.http import HttpBackend
 from despina.client.artifact_manifest import S3_ETAG, S3_MULTIPART_ETAG
 from despina.client.data_diff import diff_data
 from despina.exceptions import TrackedFilesError
-from despina.server.app import create_app, open_state
-from despina.server.auth.principal import Role
-from despina.server.settings import ServerSettings
 from despina.store.base import RunCreate
 
 pytest_plugins = ["s3_server"]
@@ -113,24 +110,10 @@ def _empty_bucket(endpoint: str) -> str:
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
-    settings = ServerSettings(
-        db_url=f"sqlite:///{tmp_path / 'server.db'}",
-        blobs_url=str(tmp_path / "server-blobs"),
-        secure_cookies=False,
-        upgrade_database=True,
-    )
-    state = open_state(settings)
-    state.access.create_user("li", "a long enough password")
-    state.access.grant_role(PROJECT, "li", Role.CONTRIBUTOR)
-    token, _ = state.access.create_token("li", "laptop", None)
-    thread = ServerThread(create_app(settings, state)).start()
-    monkeypatch.setenv("DESPINA_URL", thread.url)
-    monkeypatch.setenv("DESPINA_API_TOKEN", token)
-    try:
-        yield thread.url, token
-    finally:
-        thread.stop()
-        state.close()
+    with server_with_user(tmp_path, "li", contributes_to=[PROJECT]) as (url, token, _):
+        monkeypatch.setenv("DESPINA_URL", url)
+        monkeypatch.setenv("DESPINA_API_TOKEN", token)
+        yield url, token
 
 
 def test_tracked_files_through_a_server_and_the_diff_over_http(

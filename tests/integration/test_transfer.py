@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from server_harness import HttpStore, server_with_user
 
 import despina
 from despina import File
@@ -27,12 +28,13 @@ from despina.client import field_types as ft
 from despina.client.artifact_manifest import ArtifactFile, Manifest
 from despina.client.operations import AssignAtom
 from despina.exceptions import ProjectNotFoundError
-from despina.store.base import FieldValue, RunCreate, SeriesSummary
+from despina.store.base import FieldValue, RunCreate, SeriesSummary, Store
 from despina.store.blobs import LocalBlobStore
 from despina.store.sql.store import SqlStore, open_embedded_store
 
 pytest.importorskip("pyarrow")
 
+from despina.backends.http import HttpBackend
 from despina.cli.main import cli
 from despina.transfer import FORMAT_VERSION, TransferError, export_project, import_directory
 
@@ -229,8 +231,8 @@ def _blobs(field: FieldValue) -> list[str]:
 
 
 def assert_same_project(
-    a: SqlStore,
-    b: SqlStore,
+    a: Store,
+    b: Store,
     ids: dict[str, str],
     project_b: str = PROJECT,
     ignore: frozenset[str] = frozenset(),
@@ -573,3 +575,72 @@ def test_the_export_and_import_commands(source: Source, store_a: SqlStore, tmp_p
     (tmp_path / "empty").mkdir()
     code, output = _invoke("import", "despina", str(tmp_path / "empty"), "--home", home_b)
     assert code == 1 and "manifest.json is missing" in output
+
+
+# -- into a server ----------------------------------------------------------------------------------
+
+
+class _ServerProject(HttpStore):
+    """A server's runs read as a store (for `assert_same_project`); files are read through PROJECT."""
+
+    def open_blob(self, sha256: str) -> BinaryIO:
+        return self.backend.open_blob(PROJECT, sha256)
+
+
+def _import_cli(*args: str) -> str:
+    result = CliRunner().invoke(cli, ["import", "despina", *args])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, output + repr(result.exception)
+    return output
+
+
+def test_an_export_imports_into_a_server_with_everything_and_only_once(
+    source: Source, store_a: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`despina import despina DIR --url URL`: a team's server gets the project as a home would, its
+    runs keeping their owners (an admin's token) and times; a second import sends nothing."""
+    export_project(store_a, PROJECT, tmp_path / "export")
+    with server_with_user(tmp_path / "server", "admin", admin=True) as (url, token, _):
+        monkeypatch.setenv("DESPINA_API_TOKEN", token)
+        monkeypatch.delenv("DESPINA_URL", raising=False)
+        output = _import_cli(str(tmp_path / "export"), "--url", url)
+        assert "Imported 4 run(s) of team/cassava into team/cassava (4 new, 0 already there)" in output
+        server = _ServerProject(HttpBackend(url, token), tmp_path / "staging")
+        try:
+            points = assert_same_project(store_a, server, {run: run for run in source.ids.values()})
+            assert points > 25_000
+        finally:
+            server.close()
+        again = _import_cli(str(tmp_path / "export"), "--url", url)
+        assert "(0 new, 4 already there): 0 operation(s), 0 point(s), 0 new file(s)" in again
+
+
+def test_a_contributor_imports_into_a_server_through_despina_url(
+    source: Source, store_a: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without an admin's token the runs are the importer's own; a second import still finds them."""
+    export_project(store_a, PROJECT, tmp_path / "export")
+    with server_with_user(tmp_path / "server", "olga", contributes_to=[PROJECT]) as (url, token, _):
+        monkeypatch.setenv("DESPINA_URL", url)  # where this machine's runs go: the import too
+        monkeypatch.setenv("DESPINA_API_TOKEN", token)
+        assert "(4 new, 0 already there)" in _import_cli(str(tmp_path / "export"))
+        assert "(0 new, 4 already there): 0 operation(s)" in _import_cli(str(tmp_path / "export"))
+        backend = HttpBackend(url, token)
+        try:
+            main = backend.get_run(PROJECT, source.ids["main"])
+            original = store_a.get_run(PROJECT, source.ids["main"])
+            assert main.owner == "olga" and original.owner == "sophia"
+            assert (main.creation_time, main.name) == (original.creation_time, original.name)
+        finally:
+            backend.close()
+
+
+def test_import_names_one_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = CliRunner().invoke(
+        cli, ["import", "despina", str(tmp_path), "--home", str(tmp_path / "h"), "--url", "http://x"]
+    )
+    assert result.exit_code != 0
+    assert "give --home (a local home) or --url (a server), not both" in result.output
+    monkeypatch.setenv("DESPINA_URL", "http://127.0.0.1:9")
+    result = CliRunner().invoke(cli, ["export", PROJECT, str(tmp_path / "out")])
+    assert result.exit_code != 0 and "DESPINA_URL names a server: give the home with --home" in result.output

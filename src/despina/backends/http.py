@@ -14,6 +14,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -218,6 +219,17 @@ class HttpBackend(Backend):
     def get_run(self, project: str, run_id: str) -> RunInfo:
         return decode_run_info(self._json("GET", f"{_project_path(project)}/runs/{run_id}"))
 
+    def restore_run_times(
+        self, project: str, run_id: str, creation_time: datetime, modification_time: datetime
+    ) -> None:
+        """Give an imported run the times of the run it was copied from (`despina import` only)."""
+        body = {
+            "creation_time": creation_time.isoformat(),
+            "modification_time": modification_time.isoformat(),
+        }
+        url = f"{_project_path(project)}/runs/{run_id}/times"
+        self._send(lambda: self._client.put(url, json=body))
+
     def fields(self, project: str, run_id: str, prefix: str | None = None) -> dict[str, FieldValue]:
         params = {"prefix": prefix} if prefix is not None else {}
         return decode_fields(
@@ -420,12 +432,14 @@ class HttpBackend(Backend):
         writer_id: str,
         items: Sequence[tuple[int, Operation]],
         last_seq: int,
-        staged_blobs: Path,
+        staged_blobs: Path | None,
     ) -> IngestResult:
-        refs = {ref.sha256: ref for _, op in items for ref in referenced_files(op)}
-        for sha in refs:
-            if (project, sha) not in self._linked:
-                self.upload_blob(project, staged_blobs / sha, sha)
+        """Apply a batch of a writer's operations, uploading first the files they refer to that the
+        server does not have, from `staged_blobs` (None: every one was uploaded already)."""
+        if staged_blobs is not None:
+            for sha in {ref.sha256 for _, op in items for ref in referenced_files(op)}:
+                if (project, sha) not in self._linked:
+                    self.upload_blob(project, staged_blobs / sha, sha)
         body = msgpack.packb(
             {"writer_id": writer_id, "last_seq": last_seq, "batch": encode_batch(list(items))},
             use_bin_type=True,
@@ -438,15 +452,23 @@ class HttpBackend(Backend):
                 answer = response.json()
                 return IngestResult(int(answer["applied_seq"]), list(answer["rejected"]))
             # The server forgot a file we thought it had (another project, a restored database).
-            for sha in response.json().get("missing_blobs", []):
+            missing = response.json().get("missing_blobs", [])
+            if staged_blobs is None:
+                raise ServerError(
+                    f"the server lost {len(missing)} file(s) of run {run_id} just uploaded "
+                    f"({', '.join(sha[:12] for sha in missing)}); send them again",
+                    409,
+                )
+            for sha in missing:
                 self._linked.discard((project, sha))
                 self.upload_blob(project, staged_blobs / sha, sha)
         raise ServerError(f"the server keeps asking for files of run {run_id} that were uploaded", 409)
 
     # -- files ------------------------------------------------------------------------------------
 
-    def upload_blob(self, project: str, source: Path, sha256: str) -> None:
-        """Upload a file's content in parts, sending only the parts the server does not have yet."""
+    def upload_blob(self, project: str, source: Path, sha256: str) -> bool:
+        """Upload a file's content in parts, sending only the parts the server does not have yet;
+        False when the server had the whole content already."""
         if not source.exists():
             raise FileNotFoundError(f"the content of file {sha256[:12]} is missing from {source.parent}")
         size = source.stat().st_size
@@ -477,6 +499,11 @@ class HttpBackend(Backend):
                         self.upload_progress(sha256, sent, size)
             self._json("POST", f"{base}/{upload_id}/complete", json={"sha256": sha256})
         self._linked.add((project, sha256))
+        return not status["complete"]
+
+    def knows_blob(self, project: str, sha256: str) -> bool:
+        """Whether this client has seen the server hold the content for the project (no request)."""
+        return (project, sha256) in self._linked
 
     def open_blob(self, project: str, sha256: str) -> BinaryIO:
         request = self._client.build_request("GET", f"{_project_path(project)}/blobs/{sha256}")

@@ -1,7 +1,8 @@
-"""`despina export PROJECT DIR` and `despina import despina DIR`.
+"""`despina export PROJECT DIR` and `despina import despina|neptune|mlflow ...`.
 
-`import` is a group so that importers from other trackers can be added beside `despina`
-(`despina import mlflow ...`). Both commands work on the local home (`--home`, else DESPINA_HOME).
+`import` is a group so that importers from other trackers sit beside `despina`. Export reads the local
+home (`--home`, else DESPINA_HOME). Import writes where runs are logged: the server at `--url` (else
+DESPINA_URL, when set and no `--home` is given, with DESPINA_API_TOKEN), or the local home.
 This module does not import `despina.cli.main` (main imports it), so it has its own `--home` option.
 """
 
@@ -22,6 +23,7 @@ from despina.exceptions import DespinaError
 
 if TYPE_CHECKING:
     from despina.store.base import Store
+    from despina.transfer.target import ImportTarget
 
 console = Console()
 
@@ -33,6 +35,14 @@ home_option = click.option(
 )
 
 
+url_option = click.option(
+    "--url",
+    default=None,
+    help="Import into the Despina server at URL, with the token in DESPINA_API_TOKEN "
+    "(default: DESPINA_URL when set and --home is not given).",
+)
+
+
 def _home(home: str | None) -> Path:
     return Path(home).absolute() if home else read_settings().home
 
@@ -41,10 +51,30 @@ def _store(home: Path) -> Store:
     """The store of a home folder (the same one `despina sync` and runs in this process use)."""
     from despina.backends.local import LocalBackend, backend_for
 
-    backend = backend_for(dataclasses.replace(read_settings(), home=home))
-    if not isinstance(backend, LocalBackend):  # pragma: no cover - only local homes exist so far
-        raise click.ClickException("export and import work on a local Despina home only")
+    backend = backend_for(dataclasses.replace(read_settings(), home=home, url=None))
+    assert isinstance(backend, LocalBackend)  # no URL: the home's embedded store
     return backend.store
+
+
+@contextmanager
+def _import_target(home: str | None, url: str | None) -> Iterator[ImportTarget]:
+    """Where an import writes: the server named (or DESPINA_URL's), else the local home."""
+    from despina.transfer.target import ServerTarget, StoreTarget
+
+    if home and url:
+        raise click.UsageError("give --home (a local home) or --url (a server), not both")
+    settings = read_settings()
+    server = url or (None if home else settings.url)
+    if server is None:
+        yield StoreTarget(_store(_home(home)))
+        return
+    from despina.backends.http import HttpBackend
+
+    backend = HttpBackend(server, settings.api_token)
+    try:
+        yield ServerTarget(backend)
+    finally:
+        backend.close()
 
 
 def _need_pyarrow() -> None:
@@ -98,6 +128,10 @@ def export(project: str, directory: str, home: str | None) -> None:
     _need_pyarrow()
     from despina.transfer import export_project
 
+    if home is None and read_settings().url:
+        raise click.ClickException(
+            "export reads a local home, and DESPINA_URL names a server: give the home with --home"
+        )
     root = _home(home)
     if not (root / "despina.db").exists():
         raise click.ClickException(f"there is no Despina store in {root} (use --home or DESPINA_HOME)")
@@ -115,14 +149,15 @@ def export(project: str, directory: str, home: str | None) -> None:
 
 @click.group(name="import")
 def import_() -> None:
-    """Import runs into a Despina home (from a Despina export, or other trackers)."""
+    """Import runs into a Despina server or home (from a Despina export, or other trackers)."""
 
 
 @import_.command(name="despina")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
 @click.option("--project", default=None, help="Project to import into (default: the exported project).")
 @home_option
-def import_despina(directory: str, project: str | None, home: str | None) -> None:
+@url_option
+def import_despina(directory: str, project: str | None, home: str | None, url: str | None) -> None:
     """Read back a folder written by `despina export`.
 
     Safe to repeat: importing the same folder again changes nothing, and an interrupted import
@@ -131,10 +166,9 @@ def import_despina(directory: str, project: str | None, home: str | None) -> Non
     _need_pyarrow()
     from despina.transfer import import_directory
 
-    root = _home(home)
     try:
-        with _progress("importing runs") as update:
-            summary = import_directory(_store(root), Path(directory), update, project=project)
+        with _import_target(home, url) as target, _progress("importing runs") as update:
+            summary = import_directory(target, Path(directory), update, project=project)
     except DespinaError as exc:
         raise click.ClickException(str(exc)) from None
     existing = summary.runs - summary.created
@@ -158,7 +192,8 @@ def import_despina(directory: str, project: str | None, home: str | None) -> Non
     help="The exporter's --files-path folder (default: PATH/files).",
 )
 @home_option
-def import_neptune_command(path: str, files_path: str | None, home: str | None) -> None:
+@url_option
+def import_neptune_command(path: str, files_path: str | None, home: str | None, url: str | None) -> None:
     """Read a folder written by Neptune's exporter (`neptune-exporter export`).
 
     PATH holds `data/` and `files/` (or is the data folder). Projects keep their names, runs keep their
@@ -167,10 +202,9 @@ def import_neptune_command(path: str, files_path: str | None, home: str | None) 
     _need_pyarrow()
     from despina.transfer.import_neptune import import_neptune
 
-    root = _home(home)
     try:
-        with _progress("importing Neptune runs") as update:
-            summary = import_neptune(_store(root), Path(path), files_path, update)
+        with _import_target(home, url) as target, _progress("importing Neptune runs") as update:
+            summary = import_neptune(target, Path(path), files_path, update)
     except DespinaError as exc:
         raise click.ClickException(str(exc)) from None
     console.print(
@@ -194,7 +228,10 @@ def import_neptune_command(path: str, files_path: str | None, home: str | None) 
     help="Project to import into (default: mlflow/<experiment name> per experiment).",
 )
 @home_option
-def import_mlflow(tracking_uri: str, experiment: str | None, project: str | None, home: str | None) -> None:
+@url_option
+def import_mlflow(
+    tracking_uri: str, experiment: str | None, project: str | None, home: str | None, url: str | None
+) -> None:
     """Copy experiments, runs, params, tags, metric histories and artifacts from MLflow.
 
     Safe to repeat: importing again finds the runs it created (their custom run id is the MLflow run
@@ -202,10 +239,9 @@ def import_mlflow(tracking_uri: str, experiment: str | None, project: str | None
     """
     from despina.transfer.import_mlflow import import_mlflow as run_import
 
-    root = _home(home)
     try:
-        with _progress("importing MLflow runs") as update:
-            summary = run_import(_store(root), tracking_uri, experiment, project, update)
+        with _import_target(home, url) as target, _progress("importing MLflow runs") as update:
+            summary = run_import(target, tracking_uri, experiment, project, update)
     except DespinaError as exc:
         raise click.ClickException(str(exc)) from None
     existing = summary.runs - summary.created

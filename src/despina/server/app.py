@@ -26,6 +26,7 @@ from despina.server.routers import (
     data,
     edits,
     health,
+    imports,
     ingest,
     live,
     runs,
@@ -105,7 +106,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> Fa
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     app.include_router(health.router)
-    for module in (access, runs, catalog, charts, edits, views, live, ingest, blobs, sweeps, data):
+    for module in (access, runs, catalog, charts, edits, imports, views, live, ingest, blobs, sweeps, data):
         app.include_router(module.router, prefix=API_PREFIX)
     mount_web_ui(app)  # last: its fallback route answers client-side paths only
     return app

@@ -1,4 +1,4 @@
-"""Sending an imported run's operations to a store in batches, the same way for every importer.
+"""Sending an imported run's operations to its target in batches, the same way for every importer.
 
 Each imported run is written by one writer with fixed sequence numbers, so a second import (or one
 resumed after a failure) skips what the store already applied instead of adding it twice.
@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from despina.client.operations import AppendPoints, Operation
-from despina.store.base import Store
+from despina.transfer.target import ImportTarget
 
 OPS_PER_BATCH = 256
 POINTS_PER_BATCH = 50_000
@@ -26,7 +26,7 @@ class BatchOutcome:
 
 
 def ingest_in_batches(
-    store: Store,
+    target: ImportTarget,
     project: str,
     run_id: str,
     writer_id: str,
@@ -42,7 +42,7 @@ def ingest_in_batches(
     points = 0
 
     def send() -> None:
-        result = store.ingest(project, run_id, writer_id, batch, batch[-1][0])
+        result = target.ingest(project, run_id, writer_id, batch, batch[-1][0])
         outcome.rejected.extend(result.rejected)
         outcome.operations += len(batch)
 

@@ -1,7 +1,7 @@
-"""`despina import despina`: read an export (see `format.py`) back into a store.
+"""`despina import despina`: read an export (see `format.py`) back into a store or a server.
 
-Import goes through the Store contract like any writer: `create_run`, then `ingest` of ordinary
-operations. That is what makes it safe to repeat:
+Import goes through its target (`target.py`: a store, or a server over HTTP) like any writer:
+`create_run`, then `ingest` of ordinary operations. That is what makes it safe to repeat:
 
 - each run is created with a creation token derived from (source project, original id, target
   project), so importing again finds the run it created instead of making another;
@@ -77,6 +77,7 @@ from despina.transfer.format import (
     is_series,
     read_manifest,
 )
+from despina.transfer.target import ImportTarget, import_target
 
 # Operations and points per `ingest` call: one transaction each, big enough to be fast, small enough
 # that an interrupted import loses little work.
@@ -438,21 +439,21 @@ def _record_operations(record: _RunRecord) -> Iterator[Operation]:
 
 
 class _Importer:
-    def __init__(self, store: Store, directory: Path, manifest: dict[str, Any], project: str) -> None:
-        self.store = store
+    def __init__(self, target: ImportTarget, directory: Path, manifest: dict[str, Any], project: str) -> None:
+        self.target = target
         self.directory = directory
         self.source = str(manifest["project"])
         self.project = project
         self.writer_id = f"import-{manifest['export_id']}"[:128]
         self.summary = ImportSummary(source_project=self.source, project=project)
         self.stored_blobs: set[str] = set()
-        self.restores_times = type(store).restore_run_times is not Store.restore_run_times
+        self.restores_times = target.restores_times
         if not self.restores_times:
             self.summary.notes.append(
-                f"{type(store).__name__} cannot restore creation and modification times; "
+                f"{target.describe()} cannot restore creation and modification times; "
                 "the imported runs show the time of the import"
             )
-        existing = [str(row["sys/id"].value) for row in store.runs_table(project, columns=["sys/id"])]
+        existing = target.run_ids(project)
         numbers = [(m.group(1), int(m.group(2))) for m in map(_RUN_ID.fullmatch, existing) if m]
         self.key: str | None = numbers[0][0] if numbers else None
         self.next_number = max((n for _, n in numbers), default=0) + 1
@@ -489,17 +490,17 @@ class _Importer:
             fork_run_id=parent,
             fork_step=record.fork_step,
         )
-        info, created = self.store.create_run(request)
+        info, created = self.target.create_run(request)
         if created:
             self.summary.created += 1
             match = _RUN_ID.fullmatch(info.id)
             if match:
                 self.key, self.next_number = match.group(1), int(match.group(2)) + 1
             if self.restores_times:  # at once: a later import recognises the run by it
-                self.store.restore_run_times(
+                self.target.restore_run_times(
                     self.project, info.id, record.creation_time, record.modification_time
                 )
-        elif self.restores_times and (info.owner, info.creation_time) != (record.owner, record.creation_time):
+        elif self.restores_times and not self.same_run(info, record):
             raise TransferError(
                 f"project {self.project!r} already has a run {info.id} with custom run id "
                 f"{request.custom_run_id!r} that was not imported from run {record.id} of {self.source!r}; "
@@ -507,13 +508,20 @@ class _Importer:
             )
         return info
 
+    def same_run(self, info: RunInfo, record: _RunRecord) -> bool:
+        """Whether a run found by its custom id is the one an earlier import made of `record`: its
+        restored creation time (to the microsecond), and its owner where the target keeps owners."""
+        if info.creation_time != record.creation_time:
+            return False
+        return info.owner == record.owner or not self.target.keeps_owners
+
     def stage_blob(self, ref: FileRef) -> None:
         """Put a file's content into the store before an operation refers to it, checking its hash."""
         if ref.sha256 in self.stored_blobs:
             return
         if not _SHA256.fullmatch(ref.sha256):
             raise TransferError(f"{ref.name!r} has a malformed sha256 {ref.sha256!r} in the export")
-        if not self.store.has_blob(ref.sha256):
+        if not self.target.has_blob(self.project, ref.sha256):
             source = self.directory / BLOBS_DIR / ref.sha256
             if not source.is_file():
                 raise TransferError(f"{source} is missing: the export lacks the content of {ref.name!r}")
@@ -523,20 +531,20 @@ class _Importer:
                     digest.update(chunk)
             if digest.hexdigest() != ref.sha256:
                 raise TransferError(f"{source} is corrupt: its content does not match its name (sha256)")
-            self.store.put_blob(source, ref.sha256)
-            self.summary.blobs += 1
+            if self.target.put_blob(self.project, source, ref.sha256):
+                self.summary.blobs += 1
         self.stored_blobs.add(ref.sha256)
 
     def ingest(self, record: _RunRecord, run_id: str, operations: Iterator[Operation]) -> None:
         """Send the run's operations in batches, skipping those a previous import already applied."""
-        applied = self.store.applied_seq(self.project, run_id, self.writer_id)
+        applied = self.target.applied_seq(self.project, run_id, self.writer_id)
 
         def stage(op: Operation) -> None:
             for ref in referenced_files(op):
                 self.stage_blob(ref)
 
         outcome = ingest_in_batches(
-            self.store,
+            self.target,
             self.project,
             run_id,
             self.writer_id,
@@ -550,9 +558,13 @@ class _Importer:
 
 
 def import_directory(
-    store: Store, directory: Path | str, progress: ProgressCallback | None = None, project: str | None = None
+    store: Store | ImportTarget,
+    directory: Path | str,
+    progress: ProgressCallback | None = None,
+    project: str | None = None,
 ) -> ImportSummary:
-    """Import the export in `directory` into `project` (default: the project it was exported from).
+    """Import the export in `directory` into `project` (default: the project it was exported from), in
+    a store or a server (`despina.transfer.target`).
 
     Safe to repeat and to resume: see the module docstring. Raises TransferError, naming the file,
     when the folder is not a complete, readable export.
@@ -567,7 +579,8 @@ def import_directory(
     series_file = _open_parquet(directory, SERIES_FILE)
     field_groups = _RunGroups(fields_file, fields_path, ("run_id",), order)
     series_groups = _RunGroups(series_file, series_path, ("run_id", "path", "type", "inherited"), order)
-    importer = _Importer(store, directory, manifest, target)
+    into = import_target(store)
+    importer = _Importer(into, directory, manifest, target)
     parents = {record.fork_parent for record in records if record.fork_parent is not None}
     parent_state: dict[str, tuple[_Configuration, set[str]]] = {}
     if progress is not None:
@@ -587,7 +600,7 @@ def import_directory(
 
         importer.ingest(record, info.id, operations())
         if importer.restores_times:  # after ingesting, which stamps the modification time
-            store.restore_run_times(target, info.id, record.creation_time, record.modification_time)
+            into.restore_run_times(target, info.id, record.creation_time, record.modification_time)
         if record.id in parents:
             parent_state[record.id] = (fields, set(record.tags))
         importer.summary.runs += 1

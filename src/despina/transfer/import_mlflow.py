@@ -1,8 +1,8 @@
 """`despina import mlflow`: copy experiments and runs out of an MLflow tracking store.
 
 Reads through the public `mlflow` client (`MlflowClient`), so any tracking URI MLflow understands
-works: a `sqlite:///` or other SQL database, a `file:` store, a tracking server. Writes through the
-Store contract exactly like `import despina`, which makes it safe to repeat:
+works: a `sqlite:///` or other SQL database, a `file:` store, a tracking server. Writes through its
+target (a store, or a server) exactly like `import despina`, which makes it safe to repeat:
 
 - each run is created with a creation token derived from (MLflow run id, target project) and with the
   MLflow run id as its custom run id, so importing again finds the run instead of making another;
@@ -63,6 +63,7 @@ from despina.client.operations import (
 from despina.store.base import RunCreate, RunInfo, Store
 from despina.transfer.batches import ingest_in_batches
 from despina.transfer.format import POINTS_PER_OPERATION, ProgressCallback, TransferError
+from despina.transfer.target import ImportTarget, import_target
 
 WRITER_ID = "import-mlflow"
 _PAGE = 1000
@@ -137,14 +138,14 @@ def _paged(fetch: Any) -> Iterator[Any]:
 
 
 class _RunImporter:
-    def __init__(self, store: Store, client: Any, summary: MlflowImportSummary) -> None:
-        self.store = store
+    def __init__(self, target: ImportTarget, client: Any, summary: MlflowImportSummary) -> None:
+        self.target = target
         self.client = client
         self.summary = summary
-        self.restores_times = type(store).restore_run_times is not Store.restore_run_times
+        self.restores_times = target.restores_times
         if not self.restores_times:
             summary.notes.append(
-                f"{type(store).__name__} cannot restore creation and modification times; "
+                f"{target.describe()} cannot restore creation and modification times; "
                 "the imported runs show the time of the import"
             )
 
@@ -166,8 +167,8 @@ class _RunImporter:
             _key_path("metrics", key), ft.FLOAT_SERIES, steps[keep], timestamps[keep], values[keep]
         ), last
 
-    def artifacts(self, run_id: str, folder: Path) -> list[tuple[str, FileRef]]:
-        """Download the run's artifacts into `folder` and stage their content as blobs."""
+    def artifacts(self, run_id: str, folder: Path, project: str) -> list[tuple[str, FileRef]]:
+        """Download the run's artifacts into `folder` and put their content into the project."""
         top = list(self.client.list_artifacts(run_id))
         if not top:
             return []
@@ -177,8 +178,7 @@ class _RunImporter:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             relative = path.relative_to(folder).as_posix()
             sha = _sha256(path)
-            if not self.store.has_blob(sha):
-                self.store.put_blob(path, sha)
+            if not self.target.has_blob(project, sha) and self.target.put_blob(project, path, sha):
                 self.summary.blobs += 1
             extension = path.suffix.lstrip(".")
             mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -221,14 +221,14 @@ class _RunImporter:
             custom_run_id=mlflow_id,
             creation_token="mlflow:" + hashlib.sha256(f"{mlflow_id}\0{project}".encode()).hexdigest()[:48],
         )
-        despina_run, created = self.store.create_run(request)
+        despina_run, created = self.target.create_run(request)
         if created:
             self.summary.created += 1
             if self.restores_times:
-                self.store.restore_run_times(project, despina_run.id, created_at, modified_at)
+                self.target.restore_run_times(project, despina_run.id, created_at, modified_at)
         self.summary.ids[mlflow_id] = (project, despina_run.id)
 
-        applied = self.store.applied_seq(project, despina_run.id, WRITER_ID)
+        applied = self.target.applied_seq(project, despina_run.id, WRITER_ID)
         numbered: list[tuple[int, Operation]] = list(enumerate(operations))
         # The artifacts keep a sequence number of their own even when the run has none, so the numbers
         # of the operations after them never depend on what a download found; they are downloaded only
@@ -236,7 +236,7 @@ class _RunImporter:
         artifacts_seq = len(numbered)
         if applied < artifacts_seq:
             with tempfile.TemporaryDirectory(prefix="despina-mlflow-") as tmp:
-                files = self.artifacts(mlflow_id, Path(tmp))
+                files = self.artifacts(mlflow_id, Path(tmp), project)
             if files:
                 numbered.append((artifacts_seq, AddFileSetEntries("artifacts", tuple(files), reset=True)))
         record: list[Operation] = [
@@ -250,7 +250,7 @@ class _RunImporter:
         numbered.extend(enumerate(record, start=artifacts_seq + 1))
         self.ingest(project, despina_run, mlflow_id, numbered, applied)
         if self.restores_times:  # after ingesting, which stamps the modification time
-            self.store.restore_run_times(project, despina_run.id, created_at, modified_at)
+            self.target.restore_run_times(project, despina_run.id, created_at, modified_at)
         self.summary.runs += 1
 
     def ingest(
@@ -261,7 +261,7 @@ class _RunImporter:
         operations: list[tuple[int, Operation]],
         applied: int,
     ) -> None:
-        outcome = ingest_in_batches(self.store, project, run.id, WRITER_ID, operations, applied=applied)
+        outcome = ingest_in_batches(self.target, project, run.id, WRITER_ID, operations, applied=applied)
         self.summary.operations += outcome.operations
         self.summary.points += outcome.points
         self.summary.rejected.extend(f"{mlflow_id} -> {run.id}: {reason}" for reason in outcome.rejected)
@@ -278,13 +278,14 @@ def _chunks(series: AppendPoints) -> Iterator[AppendPoints]:
 
 
 def import_mlflow(
-    store: Store,
+    store: Store | ImportTarget,
     tracking_uri: str,
     experiment: str | None = None,
     project: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> MlflowImportSummary:
-    """Import the experiments of an MLflow tracking store (or only `experiment`, by name) into `store`.
+    """Import the experiments of an MLflow tracking store (or only `experiment`, by name) into `store`
+    (a store, or a server: `despina.transfer.target`).
 
     Safe to repeat: see the module docstring. Raises TransferError when mlflow is not installed or the
     experiment does not exist.
@@ -326,7 +327,7 @@ def import_mlflow(
         if target not in summary.projects:
             summary.projects.append(target)
         plan.extend((target, run) for run in runs)
-    importer = _RunImporter(store, client, summary)
+    importer = _RunImporter(import_target(store), client, summary)
     if progress is not None:
         progress(0, len(plan), "")
     for done, (target, run) in enumerate(plan, start=1):

@@ -19,9 +19,10 @@ to the files folder. Forks are the attributes `sys/forking/parent` (the parent's
 PATH is either the folder holding `data/` and `files/` or the data folder itself (then `--files-path`
 names the files folder, default PATH/files).
 
-Like `import despina`, this goes through the Store contract and is safe to repeat: each run is created
-with a creation token derived from (project, Neptune run id) and its operations come from one writer
-(`import-neptune`) numbered the same way every time, so a second import applies nothing.
+Like `import despina`, this goes through its target (a store, or a server) and is safe to repeat:
+each run is created with a creation token derived from (project, Neptune run id) and its operations
+come from one writer (`import-neptune`) numbered the same way every time, so a second import applies
+nothing.
 
 Mapping: the Neptune run id (`sys/id`, else the exporter's run id) becomes the custom run id;
 `sys/name`, `sys/description`, `sys/owner`, `sys/tags`, `sys/failed`, `sys/ping_time` and the fork go to
@@ -65,6 +66,7 @@ from despina.client.operations import (
 from despina.store.base import RunCreate, RunInfo, Store
 from despina.transfer.batches import ingest_in_batches
 from despina.transfer.format import POINTS_PER_OPERATION, ProgressCallback, TransferError
+from despina.transfer.target import ImportTarget, import_target
 
 WRITER_ID = "import-neptune"
 _PART = "_part_"
@@ -202,17 +204,20 @@ def _seconds(column: pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.float64]]:
 
 
 class _Importer:
-    def __init__(self, store: Store, files: Path, summary: NeptuneImportSummary) -> None:
-        self.store = store
+    def __init__(self, target: ImportTarget, files: Path, summary: NeptuneImportSummary) -> None:
+        self.target = target
         self.files = files
         self.summary = summary
         self.refs: dict[Path, FileRef] = {}
-        self.restores_times = type(store).restore_run_times is not Store.restore_run_times
+        self.sources: dict[str, Path] = {}  # sha256 -> a file with that content
+        self.staged: set[tuple[str, str]] = set()  # (project, sha256) put into the target
+        self.restores_times = target.restores_times
 
     # -- files ---------------------------------------------------------------------------------------
 
     def file_ref(self, relative: str | None, what: str) -> FileRef | None:
-        """Put a downloaded file into the blob store; None (with a note) when it is not there."""
+        """A downloaded file's reference (its content is put when an operation first refers to it, in
+        the run's project); None (with a note) when it is not there."""
         if not relative:
             return None
         source = self.files / relative
@@ -226,9 +231,7 @@ class _Importer:
             while chunk := stream.read(1 << 20):
                 digest.update(chunk)
         sha = digest.hexdigest()
-        if not self.store.has_blob(sha):
-            self.store.put_blob(source, sha)
-            self.summary.blobs += 1
+        self.sources.setdefault(sha, source)
         mime = mimetypes.guess_type(source.name, strict=False)[0] or "application/octet-stream"
         ref = FileRef(sha, source.stat().st_size, source.name, source.suffix.lstrip("."), mime)
         self.refs[source] = ref
@@ -285,12 +288,12 @@ class _Importer:
             fork_run_id=parent_id,
             fork_step=run.fork_step if parent_id else None,
         )
-        info, created = self.store.create_run(request)
+        info, created = self.target.create_run(request)
         self.summary.ids[(run.project, run.run_id)] = info.id
         self.summary.created += int(created)
         created_at, modified_at = record.get("sys/creation_time"), record.get("sys/modification_time")
         if created and self.restores_times and isinstance(created_at, datetime):
-            self.store.restore_run_times(run.project, info.id, created_at, modified_at or created_at)
+            self.target.restore_run_times(run.project, info.id, created_at, modified_at or created_at)
 
         def operations() -> Iterator[Operation]:
             if parent_id is not None and run.parent in parents:
@@ -313,7 +316,7 @@ class _Importer:
 
         self.ingest(run, info, operations())
         if self.restores_times and isinstance(created_at, datetime):
-            self.store.restore_run_times(run.project, info.id, created_at, modified_at or created_at)
+            self.target.restore_run_times(run.project, info.id, created_at, modified_at or created_at)
         parents[run.run_id] = (paths, set(tags))
 
     def field_operation(self, run: _Run, row: dict[str, Any], record: dict[str, Any]) -> Operation | None:
@@ -381,21 +384,27 @@ class _Importer:
                 )
 
     def ingest(self, run: _Run, info: RunInfo, operations: Iterator[Operation]) -> None:
-        applied = self.store.applied_seq(run.project, info.id, WRITER_ID)
+        applied = self.target.applied_seq(run.project, info.id, WRITER_ID)
 
-        def check_blobs(op: Operation) -> None:
+        def stage_blobs(op: Operation) -> None:
             for ref in referenced_files(op):
-                if not self.store.has_blob(ref.sha256):  # pragma: no cover - file_ref stored it
-                    raise TransferError(f"the content of {ref.name!r} is not stored")
+                if (run.project, ref.sha256) in self.staged:
+                    continue
+                source = self.sources[ref.sha256]
+                if not self.target.has_blob(run.project, ref.sha256) and self.target.put_blob(
+                    run.project, source, ref.sha256
+                ):
+                    self.summary.blobs += 1
+                self.staged.add((run.project, ref.sha256))
 
         outcome = ingest_in_batches(
-            self.store,
+            self.target,
             run.project,
             info.id,
             WRITER_ID,
             enumerate(operations),
             applied=applied,
-            before=check_blobs,
+            before=stage_blobs,
         )
         self.summary.operations += outcome.operations
         self.summary.points += outcome.points
@@ -403,7 +412,7 @@ class _Importer:
 
 
 def import_neptune(
-    store: Store,
+    store: Store | ImportTarget,
     path: Path | str,
     files_path: Path | str | None = None,
     progress: ProgressCallback | None = None,
@@ -412,9 +421,10 @@ def import_neptune(
     data, files = _folders(Path(path), None if files_path is None else Path(files_path))
     projects = _scan(data)
     summary = NeptuneImportSummary(projects=sorted(projects))
-    importer = _Importer(store, files, summary)
+    target = import_target(store)
+    importer = _Importer(target, files, summary)
     if not importer.restores_times:
-        summary.notes.append(f"{type(store).__name__} cannot restore creation and modification times")
+        summary.notes.append(f"{target.describe()} cannot restore creation and modification times")
     total = sum(len(runs) for runs in projects.values())
     if progress is not None:
         progress(0, total, "")

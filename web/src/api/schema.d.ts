@@ -426,6 +426,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{workspace}/{project}/runs/{run_id}/times": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Restore Run Times
+         * @description Set an imported run's creation and modification times to those of its source.
+         */
+        put: operations["restore_run_times"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{workspace}/{project}/runs/{run_id}/writers/{writer_id}": {
         parameters: {
             query?: never;
@@ -879,6 +899,22 @@ export interface components {
         RunSelection: {
             /** Run Ids */
             run_ids: string[];
+        };
+        /**
+         * RunTimes
+         * @description Both with a time zone: a naive time would be read in the server's zone, not the source's.
+         */
+        RunTimes: {
+            /**
+             * Creation Time
+             * Format: date-time
+             */
+            creation_time: string;
+            /**
+             * Modification Time
+             * Format: date-time
+             */
+            modification_time: string;
         };
         /** RunUpdate */
         RunUpdate: {
@@ -1911,6 +1947,42 @@ export interface operations {
                 content: {
                     "application/msgpack": unknown;
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    restore_run_times: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The run's id, e.g. CAS-12 */
+                run_id: string;
+                workspace: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunTimes"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
