@@ -614,6 +614,18 @@ def test_an_export_imports_into_a_server_with_everything_and_only_once(
         again = _import_cli(str(tmp_path / "export"), "--url", url)
         assert "(0 new, 4 already there): 0 operation(s), 0 point(s), 0 new file(s)" in again
 
+        # And back out: the server's project exported is the project it was given.
+        result = CliRunner().invoke(cli, ["export", PROJECT, str(tmp_path / "backup"), "--url", url])
+        assert result.exit_code == 0, result.output
+        assert "Exported 4 run(s) of team/cassava" in " ".join(result.output.split())
+    store_c = open_embedded_store(tmp_path / "c")
+    try:
+        summary = import_directory(store_c, tmp_path / "backup")
+        assert summary.rejected == []
+        assert assert_same_project(store_a, store_c, summary.ids) == points
+    finally:
+        store_c.close()
+
 
 def test_a_contributor_imports_into_a_server_through_despina_url(
     source: Source, store_a: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -641,6 +653,7 @@ def test_import_names_one_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     )
     assert result.exit_code != 0
     assert "give --home (a local home) or --url (a server), not both" in result.output
-    monkeypatch.setenv("DESPINA_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("DESPINA_URL", "http://127.0.0.1:9")  # nothing listens there
     result = CliRunner().invoke(cli, ["export", PROJECT, str(tmp_path / "out")])
-    assert result.exit_code != 0 and "DESPINA_URL names a server: give the home with --home" in result.output
+    assert result.exit_code != 0 and "cannot reach the Despina server at http://127.0.0.1:9" in result.output
+    assert not (tmp_path / "out" / "manifest.json").exists()

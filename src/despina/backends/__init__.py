@@ -1,4 +1,4 @@
-"""Where a run's journal is drained to: the embedded store in-process, or (later) a server over HTTP."""
+"""Where a run's journal is drained to: the embedded store in-process, or a server over HTTP."""
 
 from __future__ import annotations
 

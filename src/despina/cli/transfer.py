@@ -1,8 +1,8 @@
 """`despina export PROJECT DIR` and `despina import despina|neptune|mlflow ...`.
 
-`import` is a group so that importers from other trackers sit beside `despina`. Export reads the local
-home (`--home`, else DESPINA_HOME). Import writes where runs are logged: the server at `--url` (else
-DESPINA_URL, when set and no `--home` is given, with DESPINA_API_TOKEN), or the local home.
+`import` is a group so that importers from other trackers sit beside `despina`. Both work where runs
+are logged: the server at `--url` (else DESPINA_URL, when set and no `--home` is given, with
+DESPINA_API_TOKEN), or the local home (`--home`, else DESPINA_HOME).
 This module does not import `despina.cli.main` (main imports it), so it has its own `--home` option.
 """
 
@@ -22,6 +22,7 @@ from despina.config import read_settings
 from despina.exceptions import DespinaError
 
 if TYPE_CHECKING:
+    from despina.backends.http import HttpBackend
     from despina.store.base import Store
     from despina.transfer.target import ImportTarget
 
@@ -38,7 +39,7 @@ home_option = click.option(
 url_option = click.option(
     "--url",
     default=None,
-    help="Import into the Despina server at URL, with the token in DESPINA_API_TOKEN "
+    help="The Despina server at URL, with the token in DESPINA_API_TOKEN "
     "(default: DESPINA_URL when set and --home is not given).",
 )
 
@@ -56,25 +57,35 @@ def _store(home: Path) -> Store:
     return backend.store
 
 
+def _server_url(home: str | None, url: str | None) -> str | None:
+    """The server a command works on: the one named, else DESPINA_URL's unless a home is named."""
+    if home and url:
+        raise click.UsageError("give --home (a local home) or --url (a server), not both")
+    return url or (None if home else read_settings().url)
+
+
+@contextmanager
+def _server(url: str) -> Iterator[HttpBackend]:
+    from despina.backends.http import HttpBackend
+
+    backend = HttpBackend(url, read_settings().api_token)
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
 @contextmanager
 def _import_target(home: str | None, url: str | None) -> Iterator[ImportTarget]:
     """Where an import writes: the server named (or DESPINA_URL's), else the local home."""
     from despina.transfer.target import ServerTarget, StoreTarget
 
-    if home and url:
-        raise click.UsageError("give --home (a local home) or --url (a server), not both")
-    settings = read_settings()
-    server = url or (None if home else settings.url)
+    server = _server_url(home, url)
     if server is None:
         yield StoreTarget(_store(_home(home)))
         return
-    from despina.backends.http import HttpBackend
-
-    backend = HttpBackend(server, settings.api_token)
-    try:
+    with _server(server) as backend:
         yield ServerTarget(backend)
-    finally:
-        backend.close()
 
 
 def _need_pyarrow() -> None:
@@ -119,25 +130,30 @@ def _progress(label: str) -> Iterator[Callable[[int, int, str], None]]:
 @click.argument("project")
 @click.argument("directory", type=click.Path(file_okay=False))
 @home_option
-def export(project: str, directory: str, home: str | None) -> None:
+@url_option
+def export(project: str, directory: str, home: str | None, url: str | None) -> None:
     """Write every run of PROJECT into DIRECTORY: runs, fields and series as Parquet, files as blobs.
 
-    DIRECTORY must be new or empty. `despina import despina DIRECTORY` reads it back, here or in
-    another home; any Parquet reader (pandas, DuckDB, Spark) reads it without Despina.
+    DIRECTORY must be new or empty. `despina import despina DIRECTORY` reads it back, into a home or
+    a server; any Parquet reader (pandas, DuckDB, Spark) reads it without Despina. From a server
+    (--url, or DESPINA_URL) the token needs the viewer role on PROJECT.
     """
     _need_pyarrow()
     from despina.transfer import export_project
+    from despina.transfer.source import ServerSource
 
-    if home is None and read_settings().url:
-        raise click.ClickException(
-            "export reads a local home, and DESPINA_URL names a server: give the home with --home"
-        )
-    root = _home(home)
-    if not (root / "despina.db").exists():
-        raise click.ClickException(f"there is no Despina store in {root} (use --home or DESPINA_HOME)")
+    server = _server_url(home, url)
+    if server is None:
+        root = _home(home)
+        if not (root / "despina.db").exists():
+            raise click.ClickException(f"there is no Despina store in {root} (use --home or DESPINA_HOME)")
     try:
         with _progress("exporting runs") as update:
-            summary = export_project(_store(root), project, Path(directory), update)
+            if server is None:
+                summary = export_project(_store(root), project, Path(directory), update)
+            else:
+                with _server(server) as backend:
+                    summary = export_project(ServerSource(backend, project), project, Path(directory), update)
     except DespinaError as exc:
         raise click.ClickException(str(exc)) from None
     console.print(

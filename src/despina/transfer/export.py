@@ -1,9 +1,9 @@
 """`despina export`: a project's runs, fields, series and files as Parquet plus blob files.
 
 Everything is read through the Store contract (`runs_table`, `get_run`, `fields`, `series`,
-`open_blob`), so any store can be exported. Runs are written one at a time and Parquet row groups are
-flushed every ROWS_PER_GROUP rows: memory holds one run's fields and one series at a time, never the
-whole project. The layout is described in `format.py`.
+`open_blob`), so any store can be exported, and a server's project too (`source.py`). Runs are
+written one at a time and Parquet row groups are flushed every ROWS_PER_GROUP rows: memory holds one
+run's fields and one series at a time, never the whole project. The layout is described in `format.py`.
 
 A consistent snapshot needs a project no run is writing to; a run still logging is exported as it
 was when it was read.
@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from despina.client import field_types as ft
 from despina.client.codec import datetime_to_micros
 from despina.exceptions import ProjectNotFoundError
-from despina.store.base import FieldValue, RunInfo, SeriesData, SeriesSummary, Store
+from despina.store.base import FieldValue, RunInfo, SeriesData, SeriesSummary
 from despina.transfer.format import (
     BLOBS_DIR,
     FIELDS_FILE,
@@ -50,6 +50,7 @@ from despina.transfer.format import (
     finite_or_none,
     is_series,
 )
+from despina.transfer.source import ExportSource
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -229,7 +230,7 @@ def _series_batch(run_id: str, path: str, type_: str, data: SeriesData, inherite
 class _Exporter:
     """The state of one export: open Parquet files, blobs already copied, running counts."""
 
-    def __init__(self, store: Store, project: str, directory: Path) -> None:
+    def __init__(self, store: ExportSource, project: str, directory: Path) -> None:
         self.store = store
         self.project = project
         self.directory = directory
@@ -355,9 +356,10 @@ class _Exporter:
 
 
 def export_project(
-    store: Store, project: str, directory: Path | str, progress: ProgressCallback | None = None
+    store: ExportSource, project: str, directory: Path | str, progress: ProgressCallback | None = None
 ) -> ExportSummary:
     """Write every run of `project` into `directory` (new or empty); see `format.py` for the layout.
+    `store` is a store, or a server's project (`source.ServerSource`).
 
     Raises ProjectNotFoundError for a project the store does not have, TransferError when the folder
     is not empty or a blob cannot be read. On failure the files written so far are removed again, so
