@@ -162,3 +162,36 @@ def test_the_client_reads_the_same_over_http_and_locally(
         assert list(run["phase"].fetch_values()["value"]) == ["warmup", "main"]
     finally:
         run.stop()
+
+
+def test_runs_moved_to_the_trash_leave_the_clients_tables_as_they_leave_the_ui(
+    served: http_tests.Served, backend: HttpBackend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import despina.compat.neptune as neptune
+
+    monkeypatch.setenv("DESPINA_URL", served.url)
+    monkeypatch.setenv("DESPINA_API_TOKEN", served.token)
+    monkeypatch.setenv("DESPINA_HOME", str(tmp_path / "client-home"))
+    trashed = httpx.post(
+        f"{served.url}/api/v1/projects/{PROJECT}/runs/trash",
+        json={"run_ids": ["CAS-2", "CAS-5"]},
+        headers={"Authorization": f"Bearer {served.token}"},
+    )
+    assert trashed.json() == {"updated": 2}
+
+    project = despina.init_project(PROJECT)
+
+    def ids(**kwargs: Any) -> list[str]:
+        return sorted(project.fetch_runs_table(**kwargs).to_pandas()["sys/id"])
+
+    assert ids() == ["CAS-1", "CAS-3", "CAS-4", "CAS-6"]
+    assert ids(trashed=True) == ["CAS-2", "CAS-5"]
+    assert len(ids(trashed=None)) == 6
+    assert ids(query="seed >= 4") == ["CAS-6"]  # the query and the trash together
+    assert ids(query="seed >= 4", trashed=True) == ["CAS-5"]
+
+    # Neptune's own argument, with Neptune's meaning.
+    old = neptune.init_project(project=PROJECT, mode="read-only")
+    assert sorted(old.fetch_runs_table().to_pandas()["sys/id"]) == ["CAS-1", "CAS-3", "CAS-4", "CAS-6"]
+    assert sorted(old.fetch_runs_table(trashed=True).to_pandas()["sys/id"]) == ["CAS-2", "CAS-5"]
+    assert len(old.fetch_runs_table(trashed=None).to_pandas()) == 6

@@ -11,6 +11,7 @@ from despina.client.run import resolve_project
 from despina.config import read_settings
 from despina.exceptions import DespinaConfigError
 from despina.query import parse_operand
+from despina.query.trash import with_trash
 from despina.store.base import FieldValue
 from despina.store.runs_columns import RunsColumns, cell
 
@@ -153,15 +154,17 @@ class Project:
         owner: str | Iterable[str] | None = None,
         tags: str | Iterable[str] | None = None,
         state: str | Iterable[str] | None = None,
+        trashed: bool | None = False,
     ) -> RunsTable:
         """Runs of the project, newest first, filtered, sorted and limited by the store.
 
-        `query` is a runs query (e.g. `'train/acc > 0.9 and sys/tags contains "best"'`, see
-        `despina.query`); `tags` keeps runs having all of them, `owner` and `state` any of the given
-        values (all filters together). `sort_by` is any field path (a series sorts by its last value)
-        or an aggregate such as `"min(val/loss)"`; runs without it come last. `columns` limits the
-        fields read (paths or namespaces; `sys/id` and the sort field always come). Raises QueryError
-        for a query that is not valid, naming the position.
+        `query` is a runs query (e.g. `'train/acc > 0.9 and sys/tags contains "best"'`, see `despina.query`);
+        `tags` keeps runs having all of them, `owner` and `state` any of the given values (all filters
+        together). Runs moved to the trash are left out, as in the web UI's table; `trashed=True` reads only
+        those, `trashed=None` every run. `sort_by` is any field path (a series sorts by its last value) or an
+        aggregate such as `"min(val/loss)"`; runs without it come last. `columns` limits the fields read
+        (paths or namespaces; `sys/id` and the sort field always come). Raises QueryError for a query that is
+        not valid, naming the position.
         """
         states = _as_list(state)
         for item in states or ():
@@ -173,7 +176,7 @@ class Project:
         wanted = None if columns is None else list(dict.fromkeys(["sys/id", *columns, sort_path]))
         columns_read = self._backend.query_runs_columns(
             self.name,
-            query=query,
+            query=with_trash(query, trashed),
             columns=wanted,
             sort_by=sort_by,
             ascending=ascending,

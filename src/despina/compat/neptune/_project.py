@@ -205,11 +205,11 @@ class Project:
     ) -> Table:
         """The project's runs, newest first (Neptune's arguments).
 
-        `id`, `state` ("active" = running, "inactive" = finished, failed or crashed) and `owner` keep
-        runs matching any value given; `tag` (or `tags`) keeps runs having all of them; `columns` limits
-        the fields read (`sys/id` and `sort_by` always come); runs are never trashed in Despina, so
-        `trashed=True` gives an empty table. An NQL `query` (`` `train/acc`:float > 0.9 AND ... ``) is
-        compiled to SQL by Despina's query language, which reads Neptune's spellings.
+        `id`, `state` ("active" = running, "inactive" = finished, failed or crashed) and `owner` keep runs
+        matching any value given; `tag` (or `tags`) keeps runs having all of them; `columns` limits the fields
+        read (`sys/id` and `sort_by` always come); `trashed` as in Neptune: False leaves out runs in the
+        trash, True reads only those, None every run. An NQL `query` (`` `train/acc`:float > 0.9 AND ... ``)
+        is compiled to SQL by Despina's query language, which reads Neptune's spellings.
         """
         if query is not None and any(item is not None for item in (id, state, owner, tag, tags)):
             raise NeptuneUserApiInputException(
@@ -227,11 +227,9 @@ class Project:
             columns=wanted_columns,
             sort_by=sort_by,
             ascending=ascending,
+            trashed=trashed,
         )
-        ids = _as_list(id)
-        if trashed is True:
-            ids = []
-        return Table(table.select(ids, limit))
+        return Table(table.select(_as_list(id), limit))
 
     def get_url(self) -> str:
         return f"despina://{self.name}"
