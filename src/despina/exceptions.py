@@ -9,6 +9,7 @@
     ├── StepOrderError (ValueError)    a series step that does not increase
     ├── MissingFieldError (KeyError)   reading a field that does not exist
     ├── RunNotFoundError               with_id / fork_run_id names no run
+    ├── RunDeletionError               deleting a run that is not in the trash, or that kept runs fork
     ├── ProjectNotFoundError           the project does not exist (read paths only)
     ├── InactiveRunError               the run was stopped
     ├── ReadOnlyRunError               a write in read-only mode
@@ -61,6 +62,10 @@ class MissingFieldError(DespinaError, KeyError):
 
 class RunNotFoundError(DespinaError):
     """No run has the requested id."""
+
+
+class RunDeletionError(DespinaError):
+    """Runs that cannot be deleted for good: not in the trash yet, or forked from by runs that stay."""
 
 
 class ProjectNotFoundError(DespinaError):

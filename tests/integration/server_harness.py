@@ -186,6 +186,9 @@ class HttpStore(Store):
     def list_projects(self) -> list[str]:
         return self.backend.list_projects()
 
+    def delete_runs(self, project: str, run_ids: Sequence[str]) -> int:
+        return self.backend.delete_runs(project, run_ids)
+
     def close(self) -> None:
         self.backend.close()
 

@@ -40,7 +40,8 @@ from despina.client.operations import (
     Operation,
     RemoveStrings,
 )
-from despina.exceptions import RunNotFoundError
+from despina.exceptions import RunDeletionError, RunNotFoundError
+from despina.query.trash import TRASHED
 from despina.store.base import FieldValue, IngestResult, RunCreate, RunInfo, SeriesSummary, Store
 
 PROJECT = "team/cassava"
@@ -723,6 +724,49 @@ class StoreConformance:
         assert "train/loss" not in store.fields(PROJECT, child.id)
         assert len(store.series(PROJECT, child.id, "train/loss").steps) == 0
         assert same_floats(store.series(PROJECT, parent.id, "train/loss").steps, range(10))
+
+    # -- deleting runs in the trash for good ---------------------------------------------------------------
+
+    def test_runs_in_the_trash_are_deleted_for_good_and_the_others_stay(self, store: Store) -> None:
+        parent = self._parent(store)
+        fork = new_run(store, fork_run_id=parent.id, fork_step=4.0)
+        ingest(store, fork, [floats("train/loss", [5, 6])])
+        kept = new_run(store)
+        ingest(store, kept, [atom("params/lr", 0.5), floats("train/loss", [0, 1]), AddStrings("set", ("x",))])
+        for run in (parent, fork):
+            ingest(store, run, [atom(TRASHED, True)], writer="edit")
+
+        assert store.delete_runs(PROJECT, [parent.id, fork.id]) == 2
+        for gone in (parent, fork):
+            with pytest.raises(RunNotFoundError):
+                store.get_run(PROJECT, gone.id)
+        assert self._table_ids(store) == {kept.id}
+        assert values_of(store, kept)["params/lr"] == 0.5
+        assert same_floats(store.series(PROJECT, kept.id, "train/loss").steps, [0, 1])
+        # A run logged after gets a new number: an id once given is never given again.
+        assert new_run(store).id == "CAS-4"
+        # The kept run still takes writes (no state of the deleted runs is left behind).
+        assert ingest(store, kept, [floats("train/loss", [2]), atom("params/lr", 0.25)]).rejected == []
+        assert values_of(store, kept)["params/lr"] == 0.25
+
+    def test_only_runs_in_the_trash_are_deleted_and_never_a_parent_alone(self, store: Store) -> None:
+        parent = self._parent(store)
+        fork = new_run(store, fork_run_id=parent.id, fork_step=4.0)
+        out = new_run(store)
+        for run in (parent, fork):
+            ingest(store, run, [atom(TRASHED, True)], writer="edit")
+        with pytest.raises(RunDeletionError, match=f"{out.id} is not in the trash"):
+            store.delete_runs(PROJECT, [parent.id, out.id])
+        with pytest.raises(RunDeletionError, match=f"{fork.id} \\(forked from {parent.id}\\)"):
+            store.delete_runs(PROJECT, [parent.id])
+        with pytest.raises(RunNotFoundError):
+            store.delete_runs(PROJECT, [fork.id, "CAS-99"])
+        # Refused, so nothing was deleted.
+        assert self._table_ids(store) == {parent.id, fork.id, out.id}
+        assert same_floats(store.series(PROJECT, fork.id, "train/loss").steps, range(5))
+        ingest(store, parent, [atom(TRASHED, False)], writer="edit")  # restored: no longer deletable
+        with pytest.raises(RunDeletionError, match="not in the trash"):
+            store.delete_runs(PROJECT, [fork.id, parent.id])
 
     # -- the runs table ---------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from despina.server.auth.principal import Role
 from despina.server.routers.blobs import upload_id_for
 from despina.server.settings import ServerSettings
 from despina.server.state import ServerState
+from despina.store.base import RunCreate
 
 PROJECT = "team/cassava"
 WORKSPACE, NAME = PROJECT.split("/")
@@ -70,6 +71,7 @@ RULES: dict[str, str | Role] = {
     "trash_runs": Role.CONTRIBUTOR,
     "restore_runs": Role.CONTRIBUTOR,
     "restore_run_times": Role.CONTRIBUTOR,
+    "delete_runs": Role.OWNER,
     "list_views": Role.VIEWER,
     "save_view": Role.CONTRIBUTOR,
     "delete_view": Role.CONTRIBUTOR,
@@ -172,6 +174,13 @@ def _upload(client: TestClient, headers: dict[str, str], content: bytes) -> None
     client.post(f"{base}/complete", json={"sha256": hashlib.sha256(content).hexdigest()}, headers=headers)
 
 
+def _trashed_run(world: World, caller: str) -> str:
+    """A run of PROJECT in the trash, for a caller to delete."""
+    info, _ = world.state.store.create_run(RunCreate(project=PROJECT, owner="admin", name=f"old {caller}"))
+    world.state.store.ingest(PROJECT, info.id, "edit", [(0, AssignAtom("sys/trashed", ft.BOOL, True))], 0)
+    return info.id
+
+
 def _request(route_name: str, caller: str, world: World) -> dict[str, Any]:
     """Path parameters and body that make the call succeed for a caller allowed to make it."""
     p = {"workspace": WORKSPACE, "project": NAME, "run_id": world.run_id}
@@ -216,6 +225,7 @@ def _request(route_name: str, caller: str, world: World) -> dict[str, Any]:
         "edit_tags": lambda: {"json": {"run_ids": [world.run_id], "add": [caller]}},
         "trash_runs": lambda: {"json": {"run_ids": [world.run_id]}},
         "restore_runs": lambda: {"json": {"run_ids": [world.run_id]}},
+        "delete_runs": lambda: {"json": {"run_ids": [_trashed_run(world, caller)]}},
         "restore_run_times": lambda: {
             "json": {"creation_time": "2024-03-01T12:00:00Z", "modification_time": "2024-03-02T12:00:00Z"}
         },

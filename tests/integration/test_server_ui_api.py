@@ -260,3 +260,15 @@ def test_an_imported_runs_times_are_set_and_bad_ones_refused(server: Server) -> 
     assert answer.json()["detail"] == "modification_time is before creation_time"
     assert server.http.put(f"{API}/runs/CAS-99/times", json=times).status_code == 404
     assert server.backend.get_run(PROJECT, run_id).creation_time == info.creation_time  # unchanged
+
+
+def test_runs_in_the_trash_are_deleted_for_good_and_others_refused(server: Server) -> None:
+    doomed, kept = server.run("doomed"), server.run("kept")
+    refused = server.http.post(f"{API}/runs/delete", json={"run_ids": [doomed]})
+    assert refused.status_code == 409
+    detail = refused.json()["detail"]
+    assert detail == f"{doomed} is not in the trash: only runs in the trash are deleted for good"
+    server.http.post(f"{API}/runs/trash", json={"run_ids": [doomed]})
+    assert server.http.post(f"{API}/runs/delete", json={"run_ids": [doomed]}).json() == {"deleted": 1}
+    assert server.http.get(f"{API}/runs/{doomed}").status_code == 404
+    assert server.http.get(f"{API}/runs/{kept}").status_code == 200

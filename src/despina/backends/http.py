@@ -30,6 +30,7 @@ from despina.exceptions import (
     DespinaConfigError,
     ProjectNotFoundError,
     QueryError,
+    RunDeletionError,
     RunNotFoundError,
     ServerError,
     ServerUnavailableError,
@@ -218,6 +219,14 @@ class HttpBackend(Backend):
 
     def get_run(self, project: str, run_id: str) -> RunInfo:
         return decode_run_info(self._json("GET", f"{_project_path(project)}/runs/{run_id}"))
+
+    def delete_runs(self, project: str, run_ids: Sequence[str]) -> int:
+        """Delete runs in the trash for good (the token needs the owner role on the project)."""
+        url = f"{_project_path(project)}/runs/delete"
+        response = self._send(lambda: self._client.post(url, json={"run_ids": list(run_ids)}), accept=409)
+        if response.status_code == 409:
+            raise RunDeletionError(str(response.json().get("detail", response.text)))
+        return int(response.json()["deleted"])
 
     def restore_run_times(
         self, project: str, run_id: str, creation_time: datetime, modification_time: datetime

@@ -365,6 +365,16 @@ class Store(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    def delete_runs(self, project: str, run_ids: Sequence[str]) -> int:
+        """Delete runs for good: their fields, series, points and writers; returns how many.
+
+        Only runs in the trash (`sys/trashed` true) are deleted, and a run only with every run forked
+        from it; otherwise RunDeletionError names the runs and nothing is deleted. Run numbers are
+        never given again. File contents stay in the blob store (other runs may share them).
+        Stores that cannot delete raise NotImplementedError.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot delete runs")
+
     def restore_run_times(
         self, project: str, run_id: str, creation_time: datetime, modification_time: datetime
     ) -> None:

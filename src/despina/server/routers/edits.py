@@ -1,4 +1,5 @@
-"""Edits made from the web UI: a run's name and description, tags (in bulk), trash and restore.
+"""Edits made from the web UI: a run's name and description, tags (in bulk), trash and restore, and
+deleting runs in the trash for good.
 
 An edit is applied as operations through the same idempotent ingest as everything a script logs, by a
 writer of its own (one per request), so it lands in the run's history like any other write and never
@@ -16,6 +17,8 @@ from pydantic import BaseModel, Field
 
 from despina.client import field_types as ft
 from despina.client.operations import AddStrings, AssignAtom, Operation, RemoveStrings
+from despina.exceptions import RunDeletionError
+from despina.query.trash import TRASHED
 from despina.server.auth.dependencies import ProjectAccess, project_access
 from despina.server.auth.principal import Role
 from despina.server.routers.runs import RUN_ID_PATTERN, RunId
@@ -26,7 +29,8 @@ router = APIRouter(tags=["edits"])
 
 State = Annotated[ServerState, Depends(server_state)]
 Contributor = Annotated[ProjectAccess, Depends(project_access(Role.CONTRIBUTOR))]
-TRASHED = "sys/trashed"
+# Deleting for good cannot be undone: the project's owners (and server admins) only.
+Owner = Annotated[ProjectAccess, Depends(project_access(Role.OWNER))]
 MAX_RUNS_PER_EDIT = 10_000
 
 
@@ -101,3 +105,13 @@ async def restore_runs(body: RunSelection, state: State, access: Contributor) ->
     """Take runs out of the trash."""
     ops: list[Operation] = [AssignAtom(TRASHED, ft.BOOL, False)]
     return {"updated": await run_in_threadpool(_apply, state, access.project, sorted(set(body.run_ids)), ops)}
+
+
+@router.post("/projects/{workspace}/{project}/runs/delete", name="delete_runs")
+async def delete_runs(body: RunSelection, state: State, access: Owner) -> dict[str, int]:
+    """Delete runs in the trash for good, with their fields, series and points: all or none."""
+    try:
+        deleted = await run_in_threadpool(state.store.delete_runs, access.project, body.run_ids)
+    except RunDeletionError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"deleted": deleted}

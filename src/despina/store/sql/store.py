@@ -48,7 +48,14 @@ from despina.client.operations import (
     Operation,
     RemoveStrings,
 )
-from despina.exceptions import DespinaError, FieldTypeError, RunNotFoundError
+from despina.exceptions import (
+    DespinaError,
+    FieldTypeError,
+    ProjectNotFoundError,
+    RunDeletionError,
+    RunNotFoundError,
+)
+from despina.query.trash import TRASHED
 from despina.store.base import (
     FieldValue,
     IngestResult,
@@ -1380,6 +1387,81 @@ class SqlStore(Store):
 
     def open_blob(self, sha256: str) -> BinaryIO:
         return self.blobs.open(sha256)
+
+    # -- deleting ----------------------------------------------------------------------------------
+
+    def delete_runs(self, project: str, run_ids: Sequence[str]) -> int:
+        wanted = list(dict.fromkeys(run_ids))
+
+        def work(conn: Connection) -> int:
+            project_row = self._project_row(conn, project, create=False)
+            if project_row is None:
+                raise ProjectNotFoundError(f"project {project!r} not found")
+            found: dict[str, int] = {}
+            for names in _batched(wanted, 500):
+                rows = conn.execute(
+                    select(t.runs.c.short_id, t.runs.c.id).where(
+                        t.runs.c.project_id == project_row.id, t.runs.c.short_id.in_(names)
+                    )
+                )
+                found.update({short: pk for short, pk in rows})
+            missing = [run_id for run_id in wanted if run_id not in found]
+            if missing:
+                raise RunNotFoundError(f"project {project!r} has no run {missing[0]!r}")
+            pks = list(found.values())
+            in_trash: set[int] = set()
+            forks: list[tuple[str, int]] = []
+            for pk_part in _batched(pks, 500):
+                in_trash.update(
+                    conn.execute(
+                        select(t.fields.c.run_id).where(
+                            t.fields.c.run_id.in_(pk_part),
+                            t.fields.c.path == TRASHED,
+                            t.fields.c.int_value == 1,
+                        )
+                    ).scalars()
+                )
+                forked = select(t.runs.c.short_id, t.runs.c.fork_parent_id)
+                rows = conn.execute(forked.where(t.runs.c.fork_parent_id.in_(pk_part)))
+                forks.extend((fork_id, parent_pk) for fork_id, parent_pk in rows)
+            outside = [run_id for run_id in wanted if found[run_id] not in in_trash]
+            if outside:
+                raise RunDeletionError(
+                    f"{', '.join(outside)} {'is' if len(outside) == 1 else 'are'} not in the trash: "
+                    "only runs in the trash are deleted for good"
+                )
+            by_pk = {pk: short for short, pk in found.items()}
+            kept = sorted({(fork, by_pk[parent]) for fork, parent in forks if fork not in found})
+            if kept:
+                described = ", ".join(f"{fork} (forked from {parent})" for fork, parent in kept)
+                raise RunDeletionError(
+                    f"runs that stay were forked from runs to delete: {described}; "
+                    "delete them too, or keep their parents"
+                )
+            for pk_part in _batched(pks, 500):
+                series_ids = select(t.series.c.id).where(t.series.c.run_id.in_(pk_part)).scalar_subquery()
+                conn.execute(delete(t.series_chunks).where(t.series_chunks.c.series_id.in_(series_ids)))
+                for table in (t.series, t.string_set_items, t.fields, t.writers):
+                    conn.execute(delete(table).where(table.c.run_id.in_(pk_part)))
+            # Forks first, then the runs they were forked from: a run's row is never left pointing
+            # at a deleted parent, whichever way the database checks its foreign keys.
+            remaining = set(pks)
+            while remaining:
+                parents = set(
+                    conn.execute(
+                        select(t.runs.c.fork_parent_id).where(
+                            t.runs.c.id.in_(remaining), t.runs.c.fork_parent_id.is_not(None)
+                        )
+                    ).scalars()
+                )
+                leaves = (remaining - parents) or remaining  # forks never form a cycle; be safe anyway
+                conn.execute(delete(t.runs).where(t.runs.c.id.in_(leaves)))
+                remaining -= leaves
+            # A later ingest on this connection must not read a deleted run's cached field types.
+            conn.info.pop(_TYPES_KEY, None)
+            return len(pks)
+
+        return self._write(work)
 
     # -- import ------------------------------------------------------------------------------------
 
