@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
+import httpx
 import pytest
 from ui_browser import (
     ServerThread,
@@ -181,6 +182,40 @@ def test_tags_trash_and_restore(page: Any, ui_server: UiServer) -> None:
     wait_rows(page, 0)
     page.get_by_label("Trash").click()
     wait_rows(page, 1)
+
+
+def test_runs_in_the_trash_are_deleted_forever_after_a_confirmation(page: Any, ui_server: UiServer) -> None:
+    with client_env(ui_server.url, ui_server.root / "client"):
+        doomed = []
+        for name in ("forget-me", "forget-me-too"):
+            run = quiet_run(name=name)
+            run["train/loss"].extend([1.0, 0.5])
+            doomed.append(run["sys/id"].fetch())
+            run.stop()
+    page.goto(ui_server.url + TABLE + '?q=sys/name matches "forget-me"')
+    wait_rows(page, 2)
+    for run_id in doomed:
+        page.get_by_label(f"select {run_id}").click()
+    page.get_by_test_id("trash").click()
+    wait_rows(page, 0)
+    page.get_by_label("Trash").click()
+    wait_rows(page, 2)
+
+    page.get_by_label(f"select {doomed[0]}").click()
+    page.get_by_test_id("delete-forever").click()  # asks first
+    page.get_by_role("button", name="Keep them").click()
+    expect(page.get_by_test_id("confirm-delete")).to_have_count(0)
+    page.get_by_test_id("delete-forever").click()
+    confirm = page.get_by_test_id("confirm-delete")
+    expect(confirm).to_have_text("Delete 1 run forever")
+    screenshot(page, "2-runs-delete-forever")
+    confirm.click()
+    wait_rows(page, 1)
+    assert rows(page) == [doomed[1]]
+    # Gone from the server too, and its page says so; the other run is still in the trash.
+    assert httpx.get(f"{ui_server.url}/api/v1/projects/{PROJECT}/runs/{doomed[0]}").status_code == 404
+    page.goto(f"{ui_server.url}{TABLE}/runs/{doomed[0]}")
+    expect(page.get_by_text(f"has no run '{doomed[0]}'")).to_be_visible()
 
 
 def test_saved_view_restores_query_columns_and_sort(page: Any, ui_server: UiServer) -> None:

@@ -783,13 +783,17 @@ export function RunsPage() {
   toggleRef.current = toggleSelect;
   const onToggleRow = useCallback((id: string) => toggleRef.current(id), []);
 
+  // Deleting for good asks twice: the first press only turns the button into the confirmation.
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  useEffect(() => setConfirmDelete(false), [selected, trash]);
   const edit = useMutation({
-    mutationFn: async (action: { kind: "tags"; add: string[]; remove: string[] } | { kind: "trash" | "restore" }) => {
+    mutationFn: async (action: { kind: "tags"; add: string[]; remove: string[] } | { kind: "trash" | "restore" | "delete" }) => {
       const run_ids = [...selected];
       const path = { params: { path: projectParams(project) } };
       if (action.kind === "tags")
         return unwrap(api.POST("/api/v1/projects/{workspace}/{project}/runs/tags", { ...path, body: { run_ids, add: action.add, remove: action.remove } }));
       if (action.kind === "trash") return unwrap(api.POST("/api/v1/projects/{workspace}/{project}/runs/trash", { ...path, body: { run_ids } }));
+      if (action.kind === "delete") return unwrap(api.POST("/api/v1/projects/{workspace}/{project}/runs/delete", { ...path, body: { run_ids } }));
       return unwrap(api.POST("/api/v1/projects/{workspace}/{project}/runs/restore", { ...path, body: { run_ids } }));
     },
     onSuccess: async (_data, action) => {
@@ -875,9 +879,23 @@ export function RunsPage() {
           </button>
         </form>
         {trash ? (
-          <button disabled={!selected.size} onClick={() => edit.mutate({ kind: "restore" })} data-testid="restore">
-            Restore
-          </button>
+          <>
+            <button disabled={!selected.size} onClick={() => edit.mutate({ kind: "restore" })} data-testid="restore">
+              Restore
+            </button>
+            {confirmDelete ? (
+              <>
+                <button className="danger" onClick={() => edit.mutate({ kind: "delete" })} data-testid="confirm-delete">
+                  Delete {selected.size === 1 ? "1 run" : `${selected.size.toLocaleString("en")} runs`} forever
+                </button>
+                <button onClick={() => setConfirmDelete(false)}>Keep them</button>
+              </>
+            ) : (
+              <button disabled={!selected.size} onClick={() => setConfirmDelete(true)} data-testid="delete-forever" title="Delete the selected runs, their fields and points, for good">
+                Delete forever…
+              </button>
+            )}
+          </>
         ) : (
           <button disabled={!selected.size} onClick={() => edit.mutate({ kind: "trash" })} data-testid="trash">
             Move to trash
