@@ -139,6 +139,10 @@ class Backend(ABC):
     def open_blob(self, project: str, sha256: str) -> BinaryIO:
         """Stream the content of a file a run of `project` refers to."""
 
+    def delete_runs(self, project: str, run_ids: Sequence[str]) -> int:
+        """Delete runs in the trash for good (`Store.delete_runs`); returns how many."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete runs")
+
     def checkpoint(self) -> None:  # noqa: B027 - optional hook
         """Make what was applied durable in the store's main files."""
 

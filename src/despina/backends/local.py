@@ -161,6 +161,9 @@ class LocalBackend(Backend):
     def open_blob(self, project: str, sha256: str) -> BinaryIO:
         return self.store.open_blob(sha256)
 
+    def delete_runs(self, project: str, run_ids: Sequence[str]) -> int:
+        return self.store.delete_runs(project, run_ids)
+
     def checkpoint(self) -> None:
         self.store.checkpoint()
 

@@ -201,5 +201,9 @@ from despina.cli.data import diff_data_command  # noqa: E402
 
 cli.add_command(diff_data_command)
 
+from despina.cli.trash import trash as trash_command  # noqa: E402
+
+cli.add_command(trash_command)
+
 if __name__ == "__main__":  # pragma: no cover
     cli()

@@ -9,7 +9,7 @@ from despina.backends import Backend, backend_for
 from despina.client import field_types as ft
 from despina.client.run import resolve_project
 from despina.config import read_settings
-from despina.exceptions import DespinaConfigError
+from despina.exceptions import DespinaConfigError, ReadOnlyRunError
 from despina.query import parse_operand
 from despina.query.trash import with_trash
 from despina.store.base import FieldValue
@@ -186,6 +186,20 @@ class Project:
             state=states,
         )
         return RunsTable.of_columns(columns_read)
+
+    def delete_runs(self, run_ids: str | Iterable[str]) -> int:
+        """Delete runs in the trash for good, with their fields, series and points; returns how many.
+
+        Only runs in the trash are deleted (move them there in the web UI first), and a run only with
+        every run forked from it; otherwise RunDeletionError names the runs and nothing is deleted.
+        On a server this needs the owner role on the project.
+        """
+        if self.mode == "read-only":
+            raise ReadOnlyRunError(f"project {self.name!r} is open read-only: nothing can be deleted")
+        wanted = [run_ids] if isinstance(run_ids, str) else list(run_ids)
+        if not wanted:
+            return 0
+        return self._backend.delete_runs(self.name, wanted)
 
     def fetch_series(
         self,
