@@ -205,5 +205,9 @@ from despina.cli.trash import trash as trash_command  # noqa: E402
 
 cli.add_command(trash_command)
 
+from despina.cli.gc import gc as gc_command  # noqa: E402
+
+cli.add_command(gc_command)
+
 if __name__ == "__main__":  # pragma: no cover
     cli()

@@ -77,6 +77,10 @@ class BlobStore(Protocol):
 
     def exists(self, sha256: str) -> bool: ...
 
+    def touch(self, sha256: str) -> None:
+        """Mark stored content as just used: garbage collection keeps it (no-op where none runs)."""
+        ...
+
     def size(self, sha256: str) -> int:
         """Bytes stored under `sha256`; FileNotFoundError when there is no such blob."""
         ...

@@ -5,6 +5,10 @@ Layout under the root::
     ab/cd/abcd...           a blob, named by its sha256
     uploads/<upload_id>/3   part 3 of a resumable upload, until it is completed or aborted
     .*.tmp                  a blob or part being written (renamed into place when whole)
+    .quarantine/abcd...     a blob garbage collection is about to delete (see `store/sql/blob_gc.py`)
+
+A blob's modification time is when it was last stored or found stored (`touch`): garbage collection
+keeps whatever was touched recently, since whoever found it may be about to refer to it.
 
 Every file appears by an atomic rename of a complete temp file, so readers and concurrent writers
 (threads, processes, several servers sharing the folder) never see half of one.
@@ -12,10 +16,13 @@ Every file appears by an atomic rename of a complete temp file, so readers and c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,6 +36,24 @@ from despina.store.blobs.base import (
 )
 
 _PART_NAME = re.compile(r"[0-9]+")
+_HEX2 = re.compile(r"[0-9a-f]{2}")
+_SHA256_NAME = re.compile(r"[0-9a-f]{64}")
+QUARANTINE = ".quarantine"
+
+
+def _entries(folder: Path) -> list[Path]:
+    """A folder's entries in name order; none for a folder removed meanwhile."""
+    try:
+        return sorted(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    size: int
+    modified: float  # unix seconds: when it was last stored or touched
 
 
 class LocalBlobStore:
@@ -57,9 +82,11 @@ class LocalBlobStore:
             raise FileNotFoundError(f"no blob {sha256} in {self.root} (looked for {path})") from None
 
     def put_file(self, source: Path, sha256: str) -> None:
-        """Copy `source` (whose hash the caller computed) in; atomic, so readers never see half a blob."""
+        """Copy `source` (whose hash the caller computed) in; atomic, so readers never see half a blob.
+        Content stored already is only touched."""
         target = self.path(sha256)
         if target.exists():
+            self.touch(sha256)
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         # Unique per writer (threads of one process too), so concurrent copies of one blob never meet.
@@ -72,6 +99,64 @@ class LocalBlobStore:
         finally:
             tmp.unlink(missing_ok=True)
         fsync_dir(target.parent)
+
+    def touch(self, sha256: str) -> None:
+        """Mark stored content as just used (its modification time): garbage collection keeps it."""
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self.path(sha256))
+
+    # -- garbage collection (`store/sql/blob_gc.py`) ----------------------------------------------
+
+    def stored(self) -> Iterator[StoredBlob]:
+        """Every blob in the folder, with its size and modification time."""
+        for first in _entries(self.root):
+            if not _HEX2.fullmatch(first.name) or not first.is_dir():
+                continue  # uploads/, .quarantine/, temp files
+            for second in _entries(first):
+                for entry in _entries(second):
+                    if _SHA256_NAME.fullmatch(entry.name):
+                        try:
+                            info = entry.stat()
+                        except FileNotFoundError:
+                            continue  # collected meanwhile
+                        yield StoredBlob(entry.name, info.st_size, info.st_mtime)
+
+    def clock(self) -> float:
+        """Now, by the clock that stamps the blobs' modification times (the file system's, coarser
+        than `time.time()`: a touch a millisecond after `time.time()` may read as before it)."""
+        marker = self.root / QUARANTINE / ".clock"
+        marker.parent.mkdir(exist_ok=True)
+        marker.touch()
+        return marker.stat().st_mtime
+
+    def _quarantined(self, sha256: str) -> Path:
+        validate_sha256(sha256)
+        return self.root / QUARANTINE / sha256
+
+    def quarantine(self, sha256: str) -> float | None:
+        """Move a blob aside (readers and writers no longer find it); returns its modification time
+        as moved, read after the move so that a touch just before it counts, or None when it was gone."""
+        target = self._quarantined(sha256)
+        target.parent.mkdir(exist_ok=True)
+        try:
+            os.replace(self.path(sha256), target)
+        except FileNotFoundError:
+            return None
+        return target.stat().st_mtime
+
+    def release(self, sha256: str) -> None:
+        """Put a quarantined blob back (or drop it when the content was stored again meanwhile)."""
+        source = self._quarantined(sha256)
+        target = self.path(sha256)
+        if target.exists():
+            source.unlink(missing_ok=True)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+    def purge(self, sha256: str) -> None:
+        """Delete a quarantined blob for good."""
+        self._quarantined(sha256).unlink(missing_ok=True)
 
     def open(self, sha256: str) -> BinaryIO:
         path = self.path(sha256)

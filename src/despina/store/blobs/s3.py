@@ -133,6 +133,10 @@ class S3BlobStore:
             return False
         return True
 
+    def touch(self, sha256: str) -> None:
+        """Nothing to do: Despina's garbage collection covers blob folders, not buckets (a bucket's
+        own lifecycle rules apply there)."""
+
     def size(self, sha256: str) -> int:
         key = self.key(sha256)
         with self._errors("look up", key):

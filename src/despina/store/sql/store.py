@@ -76,6 +76,7 @@ from despina.store.gc_pause import cyclic_gc_paused
 from despina.store.runs_columns import ColumnBuilder, RunsColumns, cell
 from despina.store.series_codec import EvenStride, decode_chunk, decode_chunk_for_buckets, encode_chunk
 from despina.store.sql import schema as t
+from despina.store.sql.blob_gc import DEFAULT_OLDER_THAN, GarbageReport, collect_garbage
 from despina.store.sql.field_rows import FIELD_COLUMNS, SERIES_COLUMNS, field_value, series_summary
 from despina.store.sql.migrate import MigrateMode, prepare_schema
 from despina.store.sql.runs_cells import SHOWN_SERIES, CellReader, sys_columns
@@ -1383,7 +1384,12 @@ class SqlStore(Store):
         self.blobs.put_file(source, sha256)
 
     def has_blob(self, sha256: str) -> bool:
-        return self.blobs.exists(sha256)
+        # Whoever learns the content is stored may refer to it next instead of storing it again:
+        # touched, garbage collection keeps it (blob_gc.py).
+        if not self.blobs.exists(sha256):
+            return False
+        self.blobs.touch(sha256)
+        return True
 
     def open_blob(self, sha256: str) -> BinaryIO:
         return self.blobs.open(sha256)
@@ -1462,6 +1468,12 @@ class SqlStore(Store):
             return len(pks)
 
         return self._write(work)
+
+    def collect_garbage(
+        self, *, older_than: float = DEFAULT_OLDER_THAN, dry_run: bool = False
+    ) -> GarbageReport:
+        """Delete the file contents no run refers to, untouched for `older_than` seconds (blob_gc.py)."""
+        return collect_garbage(self, older_than=older_than, dry_run=dry_run)
 
     # -- import ------------------------------------------------------------------------------------
 
