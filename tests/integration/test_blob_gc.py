@@ -22,6 +22,7 @@ from despina import File
 from despina.cli.main import cli
 from despina.client import field_types as ft
 from despina.client.operations import AddFileSetEntries, AppendPoints, AssignAtom, AssignFile, FileRef
+from despina.exceptions import DespinaError
 from despina.store.blobs.local import LocalBlobStore
 from despina.store.sql import schema as t
 from despina.store.sql.store import SqlStore, open_embedded_store
@@ -272,3 +273,19 @@ def test_collection_on_either_database(sql_store: SqlStore, tmp_path: Path) -> N
     report = sql_store.collect_garbage()
     assert (report.stored, report.deleted) == (4, 1)
     assert stored(sql_store) == {sha(c) for c in contents[:3]}
+
+
+class _Bucket:
+    """Stands for a bucket (S3BlobStore): anything that is not a blob folder."""
+
+    def __repr__(self) -> str:
+        return "S3BlobStore('s3://team-bucket/despina')"
+
+
+def test_a_bucket_is_left_to_its_own_lifecycle_rules(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'db.sqlite'}", _Bucket())  # type: ignore[arg-type]
+    try:
+        with pytest.raises(DespinaError, match=r"s3://team-bucket/despina.* is not one .*lifecycle rules"):
+            store.collect_garbage()
+    finally:
+        store.close()
