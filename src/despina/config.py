@@ -27,6 +27,11 @@ ENV_CRASH_TIMEOUT = "DESPINA_CRASH_TIMEOUT"
 ENV_PING_INTERVAL = "DESPINA_PING_INTERVAL"
 
 
+# Where `despina ui` serves a home by default: the web UI's address when no server is configured.
+LOCAL_UI_PORT = 8765
+LOCAL_UI_URL = f"http://127.0.0.1:{LOCAL_UI_PORT}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """The environment as Despina understands it."""
@@ -41,6 +46,12 @@ class Settings:
     stop_timeout: float
     crash_timeout: float  # a running run without a heartbeat for this long reads as crashed
     ping_interval: float  # how often a live run writes its heartbeat
+
+    def web_url(self, page: str) -> str:
+        """A page of the web UI (`/p/team/cassava/runs/CAS-12`): on the server runs are sent to, else
+        where `despina ui` serves this home by default."""
+        base = (self.url or LOCAL_UI_URL).rstrip("/")
+        return base + page
 
 
 def _float_env(name: str, default: float) -> float:

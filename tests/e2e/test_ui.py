@@ -358,8 +358,8 @@ def test_a_live_point_arrives(page: Any, ui_server: UiServer) -> None:
         try:
             run["train/loss"].extend([1.0 / (s + 1) for s in range(20)])
             run.wait()
-            run_id = run["sys/id"].fetch()
-            page.goto(f"{ui_server.url}{TABLE}/runs/{run_id}")
+            assert run.get_url() == f"{ui_server.url}{TABLE}/runs/{run['sys/id'].fetch()}"
+            page.goto(run.get_url())  # the link a script prints, or a notebook shows
             chart = page.get_by_test_id("chart-train/loss")
             expect(chart).to_have_attribute("data-points", "20", timeout=10_000)
             page.wait_for_timeout(700)  # the stream is open

@@ -630,3 +630,14 @@ def test_runs_table_column_with_types_differing_between_runs(home: Path) -> None
     frame = despina.init_project(PROJECT).fetch_runs_table().to_pandas().set_index("sys/id")
     assert frame.loc[first.id, "p"] == 1
     assert frame.loc[second.id, "p"] == "a"
+
+
+def test_a_runs_url_is_its_page_where_despina_ui_serves_this_home(start: Callable[..., despina.Run]) -> None:
+    run = start()
+    url = f"http://127.0.0.1:8765/p/team/cassava/runs/{run.id}"
+    assert run.get_url() == url
+    shown = run._repr_html_()  # what a notebook shows for `run`
+    assert f'<a href="{url}"' in shown and f"team/cassava / {run.id}</a>" in shown
+    offline = start(mode="offline")  # no id until `despina sync`: the project's page
+    assert offline.get_url() == "http://127.0.0.1:8765/p/team/cassava"
+    assert "not created yet" in offline._repr_html_()

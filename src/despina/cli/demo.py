@@ -22,6 +22,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from despina.config import LOCAL_UI_URL
+
 
 def _fields_table(run: Any) -> Table:
     from despina.client import field_types as ft
@@ -222,7 +224,7 @@ def run_kedro_demo(project: str | None, runs: int, home: Path, console: Console)
             _number(row.get("kedro/evaluation/accuracy")),
         )
     console.print(table)
-    console.print(f"Stored in {home}. Browse them with `despina ui` (http://127.0.0.1:8765 by default).")
+    console.print(f"Stored in {home}. Browse them with `despina ui` ({LOCAL_UI_URL} by default).")
 
 
 def _number(value: Any) -> str:

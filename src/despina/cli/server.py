@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from despina.config import read_settings
+from despina.config import LOCAL_UI_PORT, read_settings
 
 
 def _serve(settings_json: str, host: str, port: int, workers: int, log_level: str) -> None:
@@ -91,7 +91,7 @@ def server(
 
 @click.command()
 @click.argument("home", required=False, type=click.Path(file_okay=False))
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=LOCAL_UI_PORT, show_default=True, type=click.IntRange(0, 65535))
 def ui(home: str | None, port: int) -> None:
     """Serve the runs in HOME (default: DESPINA_HOME or ./.despina) on 127.0.0.1, with no login.
 

@@ -13,6 +13,7 @@ journal to the backend (see journal.py and sender.py). Modes only change who dra
 from __future__ import annotations
 
 import atexit
+import html
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 from despina.backends import Backend, backend_for
 from despina.client import field_types as ft
@@ -625,8 +627,20 @@ class Run:
     def __repr__(self) -> str:
         return f"<Run {self._label()} of {self.project!r}, mode {self.mode}>"
 
+    def _repr_html_(self) -> str:
+        """In a notebook, the run as a link to its page, to watch it live."""
+        label = html.escape(f"{self.project} / {self.id or 'not created yet'}")
+        return (
+            f'<a href="{html.escape(self.get_url())}" target="_blank" rel="noopener">{label}</a>'
+            f" <span>({html.escape(self.mode)})</span>"
+        )
+
     def get_url(self) -> str:
-        return f"despina://{self.project}/{self.id}"
+        """The run's page in the web UI: on the server it is sent to, else where `despina ui` serves
+        this home by default (the project's page while the run has no id yet: offline, or waiting
+        for the server)."""
+        page = f"/p/{quote(self.project)}" + (f"/runs/{quote(self.id)}" if self.id else "")
+        return self._settings.web_url(page)
 
 
 _live_runs: weakref.WeakSet[Run] = weakref.WeakSet()

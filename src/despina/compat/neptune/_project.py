@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from despina.client.project import Project as _CoreProject
 from despina.client.project import RunsTable
@@ -19,6 +20,7 @@ from despina.compat.neptune.exceptions import (
     NeptuneUnsupportedFunctionalityException,
     NeptuneUserApiInputException,
 )
+from despina.config import read_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -232,7 +234,7 @@ class Project:
         return Table(table.select(_as_list(id), limit))
 
     def get_url(self) -> str:
-        return f"despina://{self.name}"
+        return read_settings().web_url(f"/p/{quote(self.name)}")
 
     def wait(self, *, disk_only: bool = False) -> None:
         """Nothing to wait for: a project object only reads."""
