@@ -403,6 +403,64 @@ def test_login_page_when_the_server_requires_it(page: Any, tmp_path: Path) -> No
         state.close()
 
 
+def test_the_runs_table_offers_each_user_only_the_edits_their_role_allows(page: Any, tmp_path: Path) -> None:
+    """Viewers see no edits, contributors edit and move to the trash, only owners delete for good."""
+    require_browser()
+    settings = ui_settings(tmp_path, auth_required=True)
+    state = open_state(settings)
+    for user, role in (("olga", "owner"), ("li", "contributor"), ("vera", "viewer")):
+        state.access.create_user(user, "correct horse battery")
+        state.access.grant_role("team/roles", user, role)
+    token, _ = state.access.create_token("olga", "seed", None)
+    thread = ServerThread(create_app(settings, state)).start()
+    try:
+        with client_env(thread.url, tmp_path / "client", token):
+            run = quiet_run(project="team/roles", name="old")
+            run_id = run["sys/id"].fetch()
+            run.stop()
+        httpx.post(
+            f"{thread.url}/api/v1/projects/team/roles/runs/trash",
+            json={"run_ids": [run_id]},
+            headers={"Authorization": f"Bearer {token}"},
+        ).raise_for_status()
+        offers = {  # what each sees with the run selected in the trash
+            "vera": {"bulk tag": 0, "restore": 0, "delete-forever": 0},
+            "li": {"bulk tag": 1, "restore": 1, "delete-forever": 0},
+            "olga": {"bulk tag": 1, "restore": 1, "delete-forever": 1},
+        }
+        for user, offer in offers.items():
+            page.context.clear_cookies()
+            page.goto(thread.url + "/p/team/roles?trash=1")
+            page.wait_for_url(re.compile(r"/login\?next="))
+            page.get_by_label("Username").fill(user)
+            page.get_by_label("Password").fill("correct horse battery")
+            page.get_by_role("button", name="Sign in").click()
+            wait_rows(page, 1)
+            page.get_by_label(f"select {run_id}").click()
+            expect(page.get_by_text("1 selected")).to_be_visible()
+            # Until the role is known everything shows (the server decides): these wait for it.
+            expect(page.get_by_label("bulk tag")).to_have_count(offer["bulk tag"])
+            for test_id in ("restore", "delete-forever"):
+                expect(page.get_by_test_id(test_id)).to_have_count(offer[test_id])
+            # On the run's page, a viewer reads its name, description and tags without editing them.
+            page.goto(f"{thread.url}/p/team/roles/runs/{run_id}")
+            editable = offer["bulk tag"] == 1
+            expect(page.get_by_label("add tag")).to_have_count(1 if editable else 0)
+            for field in ("run name", "run description"):
+                editor = expect(page.get_by_label(field))
+                editor.to_be_editable() if editable else editor.not_to_be_editable()
+        # The owner (signed in last) deletes it.
+        page.goto(thread.url + "/p/team/roles?trash=1")
+        wait_rows(page, 1)
+        page.get_by_label(f"select {run_id}").click()
+        page.get_by_test_id("delete-forever").click()
+        page.get_by_test_id("confirm-delete").click()
+        wait_rows(page, 0)
+    finally:
+        thread.stop()
+        state.close()
+
+
 def test_tracked_files_on_the_run_page_and_their_difference(
     page: Any, ui_server: UiServer, tmp_path: Path
 ) -> None:

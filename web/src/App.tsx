@@ -1,5 +1,6 @@
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient } from "@tanstack/react-query";
 import { Link, Navigate, Route, Routes, useLocation, useParams } from "react-router-dom";
+import { type Me, useMe } from "./api/access";
 import { api, setCsrfToken } from "./api/client";
 
 import { lazyPage } from "./lib/lazyPage";
@@ -29,28 +30,6 @@ export function preloadPageFor(pathname: string): void {
               ? ProjectsPage
               : null;
   void page?.preload().catch(() => undefined); // a failed download shows on the page itself
-}
-
-export interface Me {
-  username: string;
-  is_admin: boolean;
-  via: string;
-  csrf_token?: string | null;
-}
-
-/** Who the browser is: null when the server wants a login first. */
-export function useMe() {
-  return useQuery({
-    queryKey: ["me"],
-    queryFn: async (): Promise<Me | null> => {
-      const { data, response } = await api.GET("/api/v1/auth/me");
-      if (response.status === 401) return null;
-      if (!response.ok || !data) throw new Error(`the server answered ${response.status} to /auth/me`);
-      setCsrfToken(data.csrf_token);
-      return data as Me;
-    },
-    staleTime: Infinity,
-  });
 }
 
 function Header({ me }: { me: Me | null }) {

@@ -2,6 +2,7 @@ import { decode } from "@msgpack/msgpack";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
+import { allows, useProjectRole } from "../api/access";
 import { api, errorDetail, projectParams, unwrap } from "../api/client";
 import { useFields } from "../api/hooks";
 import { useRunLive } from "../api/live";
@@ -202,19 +203,40 @@ function Monitoring({ project, runId, paths }: { project: string; runId: string;
   );
 }
 
-function EditableText({ value, label, multiline, onSave }: { value: string; label: string; multiline?: boolean; onSave: (v: string) => void }) {
+function EditableText({
+  value,
+  label,
+  multiline,
+  readOnly,
+  onSave,
+}: {
+  value: string;
+  label: string;
+  multiline?: boolean;
+  readOnly?: boolean;
+  onSave: (v: string) => void;
+}) {
   const [draft, setDraft] = useState(value);
   useEffect(() => setDraft(value), [value]);
   const commit = () => {
     if (draft !== value) onSave(draft);
   };
   return multiline ? (
-    <textarea aria-label={label} className="description" value={draft} placeholder="Add a description" onChange={(e) => setDraft(e.target.value)} onBlur={commit} />
+    <textarea
+      aria-label={label}
+      className="description"
+      value={draft}
+      readOnly={readOnly}
+      placeholder={readOnly ? "" : "Add a description"}
+      onChange={(e) => setDraft(e.target.value)}
+      onBlur={commit}
+    />
   ) : (
     <input
       aria-label={label}
       className="title-input"
       value={draft}
+      readOnly={readOnly}
       onChange={(e) => setDraft(e.target.value)}
       onBlur={commit}
       onKeyDown={(e) => e.key === "Enter" && (e.target as HTMLInputElement).blur()}
@@ -233,6 +255,7 @@ export function RunPage() {
   const map = useMemo(() => byPath(fields), [fields]);
   const client = useQueryClient();
   const now = useNow();
+  const canEdit = allows(useProjectRole(project), "contributor"); // viewers read only
 
   const floatSeries = fields.filter((f) => f.type === "floatSeries" && !f.path.startsWith("monitoring/")).map((f) => f.path);
   const monitoringSeries = fields.filter((f) => f.type === "floatSeries" && f.path.startsWith("monitoring/")).map((f) => f.path);
@@ -279,16 +302,26 @@ export function RunPage() {
     <section className="page run-page">
       <div className="run-head">
         <span className="run-id" data-testid="run-id">{runId}</span>
-        <EditableText value={String(map.get("sys/name")?.value ?? "")} label="run name" onSave={(v) => update.mutate({ name: v })} />
+        <EditableText value={String(map.get("sys/name")?.value ?? "")} label="run name" readOnly={!canEdit} onSave={(v) => update.mutate({ name: v })} />
         <StateBadge state={state} started={numeric(map.get("sys/creation_time")?.value ?? null)} now={now} failed={map.get("sys/failed")?.value === true} />
-        <Tags tags={tagList} onAdd={(t) => tags.mutate({ add: [t], remove: [] })} onRemove={(t) => tags.mutate({ add: [], remove: [t] })} />
+        {canEdit ? (
+          <Tags tags={tagList} onAdd={(t) => tags.mutate({ add: [t], remove: [] })} onRemove={(t) => tags.mutate({ add: [], remove: [t] })} />
+        ) : (
+          <Tags tags={tagList} />
+        )}
         {isSweep ? (
           <Link to={`/p/${workspace}/${name}/sweeps/${runId}`} className="button-link">
             Sweep
           </Link>
         ) : null}
       </div>
-      <EditableText multiline value={String(map.get("sys/description")?.value ?? "")} label="run description" onSave={(v) => update.mutate({ description: v })} />
+      <EditableText
+        multiline
+        value={String(map.get("sys/description")?.value ?? "")}
+        label="run description"
+        readOnly={!canEdit}
+        onSave={(v) => update.mutate({ description: v })}
+      />
       {update.isError || tags.isError ? <p className="error">{errorDetail(update.error ?? tags.error).detail}</p> : null}
       <nav className="tabs">
         {TABS.map((t) => (

@@ -9,6 +9,7 @@ import {
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { flushSync } from "react-dom";
 import { useNavigate, useParams, useSearchParams } from "react-router-dom";
+import { allows, useProjectRole } from "../api/access";
 import { api, errorDetail, projectParams, unwrap } from "../api/client";
 import { fetchRows, NEXT_PAGE, type RunsQuery, type SavedView, useProjectPaths, useRuns, useViews } from "../api/hooks";
 import { queryParams, runsQueryOf, SELECT_ALL } from "../api/runsPage";
@@ -783,6 +784,10 @@ export function RunsPage() {
   toggleRef.current = toggleSelect;
   const onToggleRow = useCallback((id: string) => toggleRef.current(id), []);
 
+  // What the user may do here: viewers see no edits, and only owners delete for good.
+  const role = useProjectRole(project);
+  const canEdit = allows(role, "contributor");
+  const canDelete = allows(role, "owner");
   // Deleting for good asks twice: the first press only turns the button into the confirmation.
   const [confirmDelete, setConfirmDelete] = useState(false);
   useEffect(() => setConfirmDelete(false), [selected, trash]);
@@ -859,31 +864,33 @@ export function RunsPage() {
         <button className="link" disabled={selected.size === 0} onClick={() => update("sel", null)}>
           clear
         </button>
-        <form
-          className="row"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (tagDraft.trim() && selected.size) edit.mutate({ kind: "tags", add: [tagDraft.trim()], remove: [] });
-          }}
-        >
-          <input placeholder="tag" aria-label="bulk tag" value={tagDraft} onChange={(e) => setTagDraft(e.target.value)} size={10} />
-          <button type="submit" disabled={!selected.size || !tagDraft.trim()}>
-            Add tag
-          </button>
-          <button
-            type="button"
-            disabled={!selected.size || !tagDraft.trim()}
-            onClick={() => edit.mutate({ kind: "tags", add: [], remove: [tagDraft.trim()] })}
+        {canEdit ? (
+          <form
+            className="row"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (tagDraft.trim() && selected.size) edit.mutate({ kind: "tags", add: [tagDraft.trim()], remove: [] });
+            }}
           >
-            Remove tag
-          </button>
-        </form>
-        {trash ? (
+            <input placeholder="tag" aria-label="bulk tag" value={tagDraft} onChange={(e) => setTagDraft(e.target.value)} size={10} />
+            <button type="submit" disabled={!selected.size || !tagDraft.trim()}>
+              Add tag
+            </button>
+            <button
+              type="button"
+              disabled={!selected.size || !tagDraft.trim()}
+              onClick={() => edit.mutate({ kind: "tags", add: [], remove: [tagDraft.trim()] })}
+            >
+              Remove tag
+            </button>
+          </form>
+        ) : null}
+        {!canEdit ? null : trash ? (
           <>
             <button disabled={!selected.size} onClick={() => edit.mutate({ kind: "restore" })} data-testid="restore">
               Restore
             </button>
-            {confirmDelete ? (
+            {!canDelete ? null : confirmDelete ? (
               <>
                 <button className="danger" onClick={() => edit.mutate({ kind: "delete" })} data-testid="confirm-delete">
                   Delete {selected.size === 1 ? "1 run" : `${selected.size.toLocaleString("en")} runs`} forever
