@@ -1463,8 +1463,6 @@ class SqlStore(Store):
                 leaves = (remaining - parents) or remaining  # forks never form a cycle; be safe anyway
                 conn.execute(delete(t.runs).where(t.runs.c.id.in_(leaves)))
                 remaining -= leaves
-            # A later ingest on this connection must not read a deleted run's cached field types.
-            conn.info.pop(_TYPES_KEY, None)
             return len(pks)
 
         return self._write(work)
