@@ -289,3 +289,23 @@ def test_a_bucket_is_left_to_its_own_lifecycle_rules(tmp_path: Path) -> None:
             store.collect_garbage()
     finally:
         store.close()
+
+
+def test_content_kept_after_all_keeps_its_server_links(
+    store: SqlStore, home: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Links are removed before the move; content put back must get them back (its downloads, and
+    "already stored" answers, go by them), and collected content must not."""
+    delete(store, home["a"], home["b"])
+    age(store)
+    only_a, set_b = sha(CONTENT["only_a"]), sha(CONTENT["set_b"])
+    with store.engine.begin() as conn:
+        for content in (only_a, set_b):
+            conn.execute(t.project_blobs.insert().values(project=PROJECT, sha256=content))
+    found = lambda s: store.has_blob(s) if s == only_a else None  # noqa: E731
+    _around_quarantine(store, monkeypatch, found, lambda s: None)
+    report = store.collect_garbage()
+    assert (report.kept_recent, report.deleted) == (1, 2)  # only_a kept; shared and set_b gone
+    with store.read_engine.begin() as conn:
+        links = conn.execute(t.project_blobs.select()).all()
+    assert [(row.project, row.sha256) for row in links] == [(PROJECT, only_a)]

@@ -127,12 +127,14 @@ def collect_garbage(
     with store.engine.begin() as conn:
         unlinked = _unlink(conn, candidates)
     moved: dict[str, int] = {}
+    kept: set[str] = set()  # put back: their links go back too
     for sha, size in candidates.items():
         modified = blobs.quarantine(sha)
         if modified is None:
-            continue  # gone meanwhile
+            continue  # gone meanwhile (another collection)
         if modified >= cutoff:
             blobs.release(sha)  # touched just before the move: someone is about to refer to it
+            kept.add(sha)
             report.kept_recent += 1
         else:
             moved[sha] = size
@@ -141,9 +143,10 @@ def collect_garbage(
     restored = {sha for sha in moved if sha in referenced}
     for sha in restored:
         blobs.release(sha)
+    kept |= restored
     links_back = defaultdict(list)
     for project, sha in unlinked:
-        if sha in restored or sha not in moved:
+        if sha in kept:
             links_back[sha].append(project)
     if links_back:
         with store.engine.begin() as conn:
